@@ -1,0 +1,54 @@
+# The two commands of the README. Both set up everything on a fresh machine:
+# a venv with the pinned CPU build of torch installed FIRST (a bare `torch` requirement would
+# pull a multi-GB CUDA build), then aekit itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: install demo test test-all lint bench data clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Fashion-MNIST from Debian's package when it is missing and apt can install it; otherwise say
+# how to get it (aekit itself also looks in AEKIT_DATA, ~/.cache/aekit, and downloads).
+data:
+	@if [ -f $(FASHION) ] || [ -n "$$AEKIT_DATA" ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
+	else echo "Fashion-MNIST not found and apt-get unusable; aekit will try its download"; fi
+
+DEMO_RUN := runs/demo/conv-ae
+demo: install data
+	rm -rf $(DEMO_RUN)
+	$(BIN)/aekit datasets
+	$(BIN)/aekit train conv-ae --data fashion-mnist --latent-dim 16 --epochs 6 --out $(DEMO_RUN)
+	$(BIN)/aekit eval $(DEMO_RUN)
+
+test: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: install data
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: install data
+	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/quality.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

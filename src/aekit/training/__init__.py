@@ -1,0 +1,1 @@
+"""Model-agnostic training: `Trainer` (trainer.py), run directories (checkpoint.py)."""
