@@ -1,0 +1,275 @@
+"""Your own images: a folder of PNG/JPEG files, or arrays in a .npz/.npy file.
+
+Folder layouts understood (searched recursively, hidden files and folders skipped, so macOS
+``._x.png`` and ``.DS_Store`` debris is ignored):
+
+    root/cat/1.png, root/dog/2.png      labeled: class = first folder below root, sorted names
+    root/1.png, root/more/2.png ...     NOT allowed: files at the top next to class folders
+    root/1.png, root/2.png              unlabeled
+    root/train/..., root/test/...       exactly these two folders: an official test split,
+                                        each half labeled or unlabeled as above
+
+Arrays are always loaded with ``allow_pickle=False``: an .npz can otherwise run code.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image
+from aekit.data.splits import ImageSet
+from aekit.errors import AekitError
+
+Loaded = tuple[ImageSet, ImageSet | None, tuple[str, ...] | None]  # (pool, test or None, classes)
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+def _image_files(root: Path) -> list[Path]:
+    files = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+            files.append(p)
+    return sorted(files)
+
+
+def _scan(root: Path) -> tuple[list[Path], list[str] | None]:
+    """Image files under `root` and, when they sit in class folders, each file's class."""
+    files = _image_files(root)
+    if not files:
+        raise AekitError(
+            f"no PNG or JPEG files found in {root} (searched recursively; hidden files skipped)"
+        )
+    top = [f for f in files if f.parent == root]
+    nested = [f for f in files if f.parent != root]
+    if top and nested:
+        raise AekitError(
+            f"{root} has images both at the top ({top[0].name}) and in class folders "
+            f"({nested[0].relative_to(root)}); move the top-level ones into a class folder "
+            "or flatten the folders"
+        )
+    if top:
+        return files, None
+    return files, [f.relative_to(root).parts[0] for f in files]
+
+
+def load_folder(
+    root: Path, channels: int | None, image_size: int | None, max_pixels: int = 50_000_000
+) -> Loaded:
+    """Read every image under `root` into one uint8 (N, C, H, W) array (plus the test split
+    when the folder has the train/test layout)."""
+    if not root.is_dir():
+        raise AekitError(f"not a directory: {root}")
+    subdirs = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    if subdirs == {"train", "test"} and not loose:
+        train_files, train_cls = _scan(root / "train")
+        test_files, test_cls = _scan(root / "test")
+        if (train_cls is None) != (test_cls is None):
+            raise AekitError(
+                f"{root}/train and {root}/test must both use class folders or both not"
+            )
+        classes = None if train_cls is None else sorted(set(train_cls) | set(test_cls or []))
+        files, class_of = train_files + test_files, None
+        if train_cls is not None:
+            class_of = train_cls + (test_cls or [])
+        n_train = len(train_files)
+    else:
+        files, class_of = _scan(root)
+        classes = None if class_of is None else sorted(set(class_of))
+        n_train = len(files)
+    images = _read_all(root, files, channels, image_size, max_pixels)
+    labels = None
+    if class_of is not None and classes is not None:
+        index = {c: i for i, c in enumerate(classes)}
+        labels = np.array([index[c] for c in class_of], dtype=np.int64)
+    names = None if classes is None else tuple(classes)
+    everything = ImageSet(images, labels)
+    if n_train == len(files):
+        return everything, None, names
+    return (
+        everything.subset(np.arange(n_train)),
+        everything.subset(np.arange(n_train, len(files))),
+        names,
+    )
+
+
+def _read_all(
+    root: Path, files: list[Path], channels: int | None, image_size: int | None, max_pixels: int
+) -> np.ndarray:
+    """Decide channels and size from the headers, then decode everything into one array."""
+    headers = [image_header(f, max_pixels) for f in files]  # cheap: no pixel decoding
+    if channels is None:
+        channels = 3 if any(c == 3 for c, _, _ in headers) else 1
+    if image_size is None:
+        first = headers[0][1:]
+        for f, (_, h, w) in zip(files, headers, strict=True):
+            if (h, w) != first:
+                raise AekitError(
+                    f"images in {root} differ in size: {files[0].relative_to(root)} is "
+                    f"{first[0]}x{first[1]} (HxW) but {f.relative_to(root)} is {h}x{w}; "
+                    "pass image_size (--image-size) to resize them all to one square size"
+                )
+        size = first
+    else:
+        size = (image_size, image_size)
+    out = np.empty((len(files), channels, *size), dtype=np.uint8)
+    for i, f in enumerate(files):
+        out[i] = read_image(f, channels=channels, size=size, max_pixels=max_pixels)
+    return out
+
+
+# ----------------------------------------------------------------------------- arrays
+
+# Key conventions, tried in order: (images, labels, test images, test labels).
+_KEYSETS = (
+    ("x_train", "y_train", "x_test", "y_test"),
+    ("images", "labels", None, None),
+    ("x", "y", None, None),
+)
+
+
+def load_arrays(path: Path) -> Loaded:
+    """Images (and labels, and a test split) from a .npz or .npy file, never unpickling."""
+    if not path.is_file():
+        raise AekitError(f"array file not found: {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise AekitError(
+                f"{path} contains pickled data, which aekit never loads (it can run code); "
+                "re-save the arrays with numeric dtypes via np.savez"
+            ) from None
+        raise AekitError(f"cannot read {path} as .npy/.npz: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise AekitError(f"cannot read {path} as .npy/.npz: {e}") from None
+    if isinstance(loaded, np.ndarray):  # a plain .npy: images only
+        return ImageSet(to_nchw(loaded, f"{path}"), None), None, None
+    with loaded as z:
+        return _from_npz(path, z)
+
+
+def _get(path: Path, z: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise AekitError(
+                f"{path}: array {key!r} is a pickled object array, which aekit never loads; "
+                "re-save it with a numeric dtype"
+            ) from None
+        raise AekitError(f"{path}: cannot read array {key!r}: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise AekitError(f"{path}: cannot read array {key!r}: {e}") from None
+
+
+def _from_npz(path: Path, z: np.lib.npyio.NpzFile) -> Loaded:
+    keys = set(z.files)
+    keyset = next((ks for ks in _KEYSETS if ks[0] in keys), None)
+    if keyset is None:
+        if len(keys) == 1:  # e.g. KMNIST's kmnist-train-imgs.npz with its single 'arr_0'
+            (only,) = keys
+            return ImageSet(to_nchw(_get(path, z, only), f"{path}[{only!r}]"), None), None, None
+        raise AekitError(
+            f"{path} has arrays {sorted(keys)}; expected x_train (+ y_train, x_test, y_test), "
+            "images (+ labels), or x (+ y)"
+        )
+    x_key, y_key, xt_key, yt_key = keyset
+    classes = None
+    if "classes" in keys:
+        raw = _get(path, z, "classes")
+        if raw.ndim != 1 or raw.dtype.kind not in "US":
+            raise AekitError(f"{path}['classes'] must be a 1-D array of strings, got {raw.dtype}")
+        classes = tuple(str(c) for c in raw.tolist())
+    pool = _imageset(path, z, x_key, y_key if y_key in keys else None)
+    test = None
+    if xt_key is not None and xt_key in keys:
+        has_yt = yt_key in keys
+        if (pool.labels is None) == has_yt:
+            raise AekitError(
+                f"{path}: labels are given for only one of train/test "
+                f"({y_key} {'present' if pool.labels is not None else 'absent'}, "
+                f"{yt_key} {'present' if has_yt else 'absent'}); give both or neither"
+            )
+        test = _imageset(path, z, xt_key, yt_key if has_yt else None)
+        if test.images.shape[1:] != pool.images.shape[1:]:
+            raise AekitError(
+                f"{path}: {x_key} images are {pool.images.shape[1:]} (C, H, W) but {xt_key} "
+                f"images are {test.images.shape[1:]}"
+            )
+    elif yt_key is not None and yt_key in keys:
+        raise AekitError(f"{path} has {yt_key} but no {xt_key}")
+    return pool, test, classes
+
+
+def _imageset(path: Path, z: np.lib.npyio.NpzFile, x_key: str, y_key: str | None) -> ImageSet:
+    images = to_nchw(_get(path, z, x_key), f"{path}[{x_key!r}]")
+    labels = None
+    if y_key is not None:
+        labels = to_labels(_get(path, z, y_key), len(images), f"{path}[{y_key!r}]")
+    return ImageSet(images, labels)
+
+
+def to_nchw(arr: np.ndarray, what: str) -> np.ndarray:
+    """(N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3} -> uint8 (N, C, H, W).
+
+    A 4-D array whose axis 1 is 1 or 3 is read as (N, C, H, W), PyTorch's layout; otherwise
+    a last axis of 1 or 3 means (N, H, W, C). uint8 is kept; floats must be finite and in
+    [0, 1] and are scaled by 255 and rounded; other integers must lie in 0..255.
+    """
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4:
+        if arr.shape[1] not in (1, 3):
+            if arr.shape[3] not in (1, 3):
+                raise AekitError(
+                    f"{what} has shape {arr.shape}; expected (N, H, W), (N, H, W, C) or "
+                    "(N, C, H, W) with C = 1 or 3"
+                )
+            arr = arr.transpose(0, 3, 1, 2)
+    else:
+        raise AekitError(
+            f"{what} has shape {arr.shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)"
+        )
+    if arr.shape[0] == 0 or 0 in arr.shape[2:]:
+        raise AekitError(f"{what} holds no images (shape {arr.shape})")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise AekitError(f"{what} contains NaN or infinity; clean the data first")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0.0 or hi > 1.0:
+            raise AekitError(
+                f"{what} is float with values in [{lo:.4g}, {hi:.4g}]; float images must lie "
+                "in [0, 1] (or save them as uint8 0..255)"
+            )
+        return np.ascontiguousarray(np.rint(arr * 255.0).astype(np.uint8))
+    if arr.dtype.kind in "iu":
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise AekitError(f"{what} is {arr.dtype} with values in [{lo}, {hi}], not 0..255")
+        return np.ascontiguousarray(arr.astype(np.uint8))
+    raise AekitError(f"{what} has dtype {arr.dtype}; use uint8 (0..255) or float (0..1)")
+
+
+def to_labels(arr: np.ndarray, n: int, what: str) -> np.ndarray:
+    """Integer class labels, one per image -> int64 (n,)."""
+    if arr.ndim != 1:
+        raise AekitError(f"{what} must be 1-D class labels, got shape {arr.shape}")
+    if len(arr) != n:
+        raise AekitError(f"{what} has {len(arr)} labels for {n} images; the counts must match")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise AekitError(f"{what} must hold whole-number class labels")
+    elif arr.dtype.kind not in "iub":
+        raise AekitError(f"{what} has dtype {arr.dtype}; labels must be integers")
+    return np.ascontiguousarray(arr.astype(np.int64))
