@@ -1,0 +1,70 @@
+"""The model registry: name -> (class, config class), and `build_model`.
+
+Adding a model family is one file and one line here; nothing else in aekit names model families.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, fields
+from typing import Any
+
+from aekit.config import from_dict
+from aekit.errors import AekitError
+from aekit.models.ae import AE, AEConfig
+from aekit.models.base import Autoencoder
+from aekit.models.conv_ae import ConvAE, ConvAEConfig
+from aekit.models.outputs import AEOutput, LossOutput
+from aekit.models.posterior import DiagonalGaussian
+
+MODELS: dict[str, tuple[type[Autoencoder], type]] = {
+    "ae": (AE, AEConfig),
+    "conv-ae": (ConvAE, ConvAEConfig),
+}
+
+DESCRIPTIONS = {
+    "ae": "fully connected autoencoder (flatten -> MLP -> code -> MLP)",
+    "conv-ae": "convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
+}
+
+
+def model_entry(name: str) -> tuple[type[Autoencoder], type]:
+    if name not in MODELS:
+        close = difflib.get_close_matches(name, MODELS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise AekitError(f"unknown model {name!r}{hint}; known models: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build_model(name: str, config: Any = None, **overrides: Any) -> Autoencoder:
+    """Build a registered model from its config object, a plain dict, or keyword fields.
+
+    >>> model = build_model("conv-ae", image_shape=(1, 28, 28), latent_dim=16)
+    """
+    cls, config_cls = model_entry(name)
+    if config is None:
+        config = {}
+    if isinstance(config, dict):
+        config = from_dict(config_cls, {**config, **overrides}, where=f"model {name!r} config")
+    elif overrides:
+        config = from_dict(config_cls, {**asdict(config), **overrides}, where=f"model {name!r}")
+    if not isinstance(config, config_cls):
+        raise AekitError(f"model {name!r} takes a {config_cls.__name__}, got {type(config)}")
+    return cls(config)
+
+
+def config_fields(name: str) -> list[str]:
+    return [f.name for f in fields(model_entry(name)[1])]
+
+
+__all__ = [
+    "AEOutput",
+    "Autoencoder",
+    "DESCRIPTIONS",
+    "DiagonalGaussian",
+    "LossOutput",
+    "MODELS",
+    "build_model",
+    "config_fields",
+    "model_entry",
+]

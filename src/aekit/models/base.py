@@ -1,0 +1,68 @@
+"""What every deterministic autoencoder shares: forward = decode(encode(x)), loss = reconstruction.
+
+Model families subclass `Autoencoder` and implement only `encode` and `decode_logits` (the
+decoder without its final sigmoid, so the BCE loss can work from logits);
+variational families override `forward` and `loss` to add the posterior and the KL term. This is
+an abstract base with the interface from DESIGN.md, not a concrete class to specialise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from aekit.errors import AekitError
+from aekit.models.losses import reconstruction_loss
+from aekit.models.outputs import AEOutput, LossOutput
+
+
+class Autoencoder(nn.Module):
+    config: Any  # the model's config dataclass; has at least `image_shape` and `loss`
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder up to, not including, its final sigmoid: (B, C, H, W) logits."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z, y))  # (B, C, H, W) in [0, 1]
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> AEOutput:
+        z = self.encode(x, y)
+        logits = self.decode_logits(z, y)
+        return AEOutput(recon=torch.sigmoid(logits), z=z, logits=logits)
+
+    def loss(self, out: AEOutput, target: torch.Tensor) -> LossOutput:
+        recon = reconstruction_loss(out.recon, target, self.config.loss, out.logits).mean()
+        return LossOutput(loss=recon, parts={"recon": recon.detach()})
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        """Shape of one code (without the batch dimension)."""
+        with torch.no_grad():
+            probe = torch.zeros(1, *self.config.image_shape)
+            return tuple(self.encode(probe).shape[1:])
+
+    @property
+    def code_dim(self) -> int:
+        """Number of numbers in one code: a 4x4x8 map counts as 128 dimensions."""
+        return math.prod(self.code_shape)
+
+
+def check_image_shape(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise AekitError(f"image_shape must be (channels, height, width) >= 1, got {image_shape}")
+    return shape  # type: ignore[return-value]
+
+
+def check_latent_dim(latent_dim: int | None, *, optional: bool) -> None:
+    if latent_dim is None and optional:
+        return
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise AekitError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")

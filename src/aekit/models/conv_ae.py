@@ -1,0 +1,166 @@
+"""Convolutional autoencoder for any image size and channel count.
+
+Two architectures share one config:
+
+* ``arch="lesson"`` reproduces the lesson's network exactly (Keras blog "Building Autoencoders in
+  Keras", convolutional section): conv 16-8-8, each followed by 2x2 max-pooling with "same"
+  padding, to a 4x4x8 code for 28x28 input; the decoder mirrors it with nearest upsampling, its
+  third conv unpadded (16 -> 14) so 4 -> 8 -> 16 -> 14 -> 28; sigmoid output. 4,385 parameters
+  for one channel. For sizes where that arithmetic does not land on the input size, the third
+  conv is padded and the output resized to the input size (a documented departure).
+* ``arch="default"`` is stronger: per level a 3x3 conv and a stride-2 3x3 conv (learned
+  downsampling), mirrored by nearest upsampling to the exact encoder size and two 3x3 convs.
+  Without a bottleneck a 1x1 conv squeezes the last map to ``code_channels`` (4x4x8 = 128 numbers
+  for 28x28 input, the lesson's code size, so the two archs compare at equal code size).
+
+Either way ``latent_dim`` (optional) adds a dense bottleneck: the conv map is flattened and
+projected to ``latent_dim`` numbers, and the decoder projects back. Without it the conv map is the
+code (the lesson's 4x4x8 = 128 dimensions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aekit.errors import AekitError
+from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim
+from aekit.models.losses import check_recon_loss
+
+ARCHS = ("default", "lesson")
+
+
+@dataclass
+class ConvAEConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
+    arch: str = "default"  # "lesson" = the lesson's exact 16-8-8 network; channels is then ignored
+    channels: tuple[int, ...] = (32, 64, 64)  # default arch: width per level, each halves H and W
+    latent_dim: int | None = None  # None: the conv feature map is the code; else a dense bottleneck
+    code_channels: int = 8  # default arch without latent_dim: channels of the code map (lesson: 8)
+    loss: str = "bce"  # "bce" (lesson: pixels as Bernoulli probabilities) or "mse"
+
+    def __post_init__(self) -> None:
+        self.image_shape = check_image_shape(self.image_shape)
+        if self.arch not in ARCHS:
+            raise AekitError(f"unknown conv-ae arch {self.arch!r}; choose one of {ARCHS}")
+        self.channels = tuple(int(c) for c in self.channels)
+        if not self.channels or min(self.channels) < 1 or self.code_channels < 1:
+            raise AekitError(
+                f"channels and code_channels must be >= 1, "
+                f"got {self.channels} and {self.code_channels}"
+            )
+        check_latent_dim(self.latent_dim, optional=True)
+        check_recon_loss(self.loss)
+
+
+def halve(size: tuple[int, int]) -> tuple[int, int]:
+    """Spatial size after a stride-2 conv (k3, p1) or a 'same' 2x2 max-pool: ceil(n / 2)."""
+    return (math.ceil(size[0] / 2), math.ceil(size[1] / 2))
+
+
+def conv(c_in: int, c_out: int, stride: int = 1, padding: int | tuple[int, int] = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=padding)
+
+
+class Bottleneck(nn.Module):
+    """Dense projection between a (B, C, h, w) map and a (B, latent_dim) code."""
+
+    def __init__(self, map_shape: tuple[int, int, int], latent_dim: int) -> None:
+        super().__init__()
+        self.map_shape = map_shape
+        self.down = nn.Linear(math.prod(map_shape), latent_dim)
+        self.up = nn.Linear(latent_dim, math.prod(map_shape))
+
+    def encode(self, h: torch.Tensor) -> torch.Tensor:
+        return self.down(h.flatten(1))  # (B, latent_dim): linear, like a PCA code
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.up(z)).view(z.shape[0], *self.map_shape)  # (B, C, h, w)
+
+
+class ConvAE(Autoencoder):
+    def __init__(self, config: ConvAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, h, w = config.image_shape
+        if config.arch == "lesson":
+            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
+        else:
+            code_channels = None if config.latent_dim is not None else config.code_channels
+            self.encoder, self.decoder, map_shape = default_networks(
+                c, (h, w), config.channels, code_channels
+            )
+        self.bottleneck = (
+            Bottleneck(map_shape, config.latent_dim) if config.latent_dim is not None else None
+        )
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.encoder(x)  # (B, C_code, h, w)
+        return h if self.bottleneck is None else self.bottleneck.encode(h)
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = z if self.bottleneck is None else self.bottleneck.decode(z)
+        return self.decoder(h)  # (B, C, H, W) logits
+
+
+class ResizeTo(nn.Module):
+    """Nearest-neighbour resize to a fixed size (undoes the ceil() of odd sizes exactly)."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if tuple(h.shape[-2:]) == self.size:
+            return h
+        return F.interpolate(h, size=self.size, mode="nearest")
+
+
+def lesson_networks(
+    channels: int, size: tuple[int, int]
+) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
+    s1 = halve(size)
+    s3 = halve(halve(s1))
+    encoder = nn.Sequential(
+        conv(channels, 16), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),  # (B, 16, H/2, W/2)
+        conv(16, 8), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),  # (B, 8, H/4, W/4)
+        conv(8, 8), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),  # (B, 8, H/8, W/8): the code
+    )  # fmt: skip
+    # The lesson's unpadded conv turns 16 into 14 so that 28 comes back out; pad where it would not.
+    third_padding = tuple(0 if 4 * s - 2 == t else 1 for s, t in zip(s3, s1, strict=True))
+    decoder = nn.Sequential(
+        conv(8, 8), nn.ReLU(), nn.Upsample(scale_factor=2),
+        conv(8, 8), nn.ReLU(), nn.Upsample(scale_factor=2),
+        conv(8, 16, padding=third_padding), nn.ReLU(), nn.Upsample(scale_factor=2),
+        conv(16, channels), ResizeTo(size),  # the sigmoid is applied by decode()
+    )  # fmt: skip
+    return encoder, decoder, (8, *s3)
+
+
+def default_networks(
+    channels: int, size: tuple[int, int], widths: tuple[int, ...], code_channels: int | None
+) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
+    """Encoder, decoder and code-map shape; `code_channels` squeezes the map with a 1x1 conv."""
+    sizes = [size]  # spatial size entering each level, to undo ceil() exactly on the way up
+    enc: list[nn.Module] = []
+    c_in = channels
+    for width in widths:
+        enc += [conv(c_in, width), nn.ReLU(), conv(width, width, stride=2), nn.ReLU()]
+        sizes.append(halve(sizes[-1]))
+        c_in = width
+    dec: list[nn.Module] = []
+    map_channels = widths[-1]
+    if code_channels is not None:  # the map itself is the code: squeeze it, linearly
+        enc.append(nn.Conv2d(widths[-1], code_channels, kernel_size=1))
+        dec += [nn.Conv2d(code_channels, widths[-1], kernel_size=1), nn.ReLU()]
+        map_channels = code_channels
+    for i in reversed(range(len(widths))):
+        c_out = widths[i - 1] if i > 0 else widths[0]
+        dec += [ResizeTo(sizes[i]), conv(widths[i], widths[i]), nn.ReLU()]
+        dec += [conv(widths[i], c_out), nn.ReLU()]
+    dec += [conv(widths[0], channels)]  # logits
+    return nn.Sequential(*enc), nn.Sequential(*dec), (map_channels, *sizes[-1])

@@ -1,0 +1,96 @@
+"""One contract over every registered model (DESIGN.md principle 10), with tiny configs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from aekit.errors import AekitError
+from aekit.models import MODELS, AEOutput, LossOutput, build_model
+
+TINY = {
+    "ae": {"hidden": [32], "latent_dim": 4},
+    "conv-ae": {"channels": [8, 16], "latent_dim": 4},  # 4-wide ReLU layers can all die at init
+}
+SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 27, 19)]
+
+
+def test_every_model_has_a_tiny_config():
+    assert set(TINY) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_interface_shapes(name, shape):
+    torch.manual_seed(0)
+    model = build_model(name, {**TINY[name], "image_shape": list(shape)})
+    x = torch.rand(5, *shape)
+    out = model(x)
+    assert isinstance(out, AEOutput)
+    assert out.recon.shape == x.shape
+    assert float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
+    z = model.encode(x)
+    assert z.shape == (5, *model.code_shape)
+    assert model.code_dim == 4
+    assert model.decode(z).shape == x.shape
+    result = model.loss(out, x)
+    assert isinstance(result, LossOutput)
+    assert result.loss.dim() == 0 and "recon" in result.parts
+    assert not result.parts["recon"].requires_grad
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_loss_is_a_batch_mean_of_pixel_sums(name):
+    """Sum over pixels, mean over the batch: a batch of 6 scores the mean of its halves."""
+    torch.manual_seed(0)
+    model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]}).eval()
+    x = torch.rand(6, 1, 8, 8)
+    whole = model.loss(model(x), x).loss
+    halves = [model.loss(model(x[i : i + 3]), x[i : i + 3]).loss for i in (0, 3)]
+    torch.testing.assert_close(whole, sum(halves) / 2)
+    # summed over 64 pixels: far above a per-pixel mean, which is at most ~0.7 nats here
+    assert float(whole.detach()) > 64 * 0.3
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_parameter_gets_a_gradient(name):
+    torch.manual_seed(0)
+    model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]})
+    x = torch.rand(4, 1, 8, 8)
+    model.loss(model(x), x).loss.backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+        assert p.grad.abs().sum() > 0, pname
+
+
+def test_lesson_preset_is_the_lesson_network():
+    model = build_model("conv-ae", arch="lesson")
+    assert sum(p.numel() for p in model.parameters()) == 4385  # the Keras summary's total
+    assert model.code_shape == (8, 4, 4) and model.code_dim == 128
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [16, 8, 8, 8, 8, 16, 1]
+    assert convs[5].padding == (0, 0)  # the unpadded conv that turns 16 into 14
+
+
+def test_default_conv_code_matches_lesson_code_size():
+    assert build_model("conv-ae").code_dim == 128
+    assert build_model("conv-ae", latent_dim=2).code_dim == 2
+
+
+@pytest.mark.parametrize(
+    "name, fields, fragment",
+    [
+        ("conv-ae", {"latent_dim": 0}, "latent_dim must be an integer >= 1"),
+        ("conv-ae", {"arch": "resnet"}, "unknown conv-ae arch"),
+        ("conv-ae", {"channels": []}, "channels"),
+        ("conv-ae", {"loss": "l1"}, "unknown reconstruction loss"),
+        ("ae", {"latent_dim": -3}, "latent_dim"),
+        ("ae", {"image_shape": [28, 28]}, "image_shape"),
+        ("ae", {"depth": 3}, "unknown key"),
+        ("conv-ae", {"latent_dim": "8"}, "must be an integer"),
+        ("conv-aee", {}, "did you mean 'conv-ae'"),
+    ],
+)
+def test_bad_configs_fail_with_a_clear_message(name, fields, fragment):
+    with pytest.raises(AekitError, match=fragment):
+        build_model(name, fields)
