@@ -1,0 +1,358 @@
+"""The model-agnostic training loop.
+
+The trainer knows one contract (DESIGN.md): ``out = model(x, y)`` and
+``model.loss(out, target).loss.backward()``. Everything else is about doing that fast and
+reproducibly on a CPU:
+
+* images stay in memory as uint8 and each batch is gathered by index and scaled on the fly
+  (no DataLoader, no per-item Python);
+* bf16 autocast and channels-last where they help (precision.py), losses in fp32;
+* every random draw comes from (seed, epoch): the batch order is a pure function of them, and
+  the model's and the task's generators are reseeded per epoch and saved in checkpoints, so a
+  resumed run is bitwise the run that was never stopped;
+* batch sampling (`batch_order`) and metric reduction (`Accumulator`) each live in one place,
+  which is where data-parallel training will shard and all-reduce.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from aekit.data.pairs import Task, identity
+from aekit.errors import AekitError
+from aekit.training import checkpoint as ckpt
+from aekit.training.config import TrainConfig
+from aekit.training.precision import autocast, resolve_precision, to_model_input
+
+
+def derived_seed(seed: int, *parts: int) -> int:
+    """A distinct 63-bit seed for each (seed, epoch, stream) so streams never overlap."""
+    return int(np.random.SeedSequence([seed, *parts]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The permutation of n training indices for one epoch: a pure function of (seed, epoch)."""
+    generator = torch.Generator().manual_seed(derived_seed(seed, epoch, 0))
+    return torch.randperm(n, generator=generator)
+
+
+def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
+    if config.schedule == "constant":
+        return config.lr
+    progress = min(step / max(total_steps - 1, 1), 1.0)  # cosine: lr -> 5% of lr at the end
+    return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+class Accumulator:
+    """Sums of per-batch means weighted by batch size; `means()` is the one reduction point."""
+
+    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
+        self.sums = dict(sums or {})
+        self.count = count
+
+    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
+        self.count += n
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+def batch_losses(model, out, target) -> dict[str, torch.Tensor]:
+    result = model.loss(out, target)
+    return {"loss": result.loss, **result.parts}
+
+
+@torch.no_grad()
+def validation_losses(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    task: Task,
+    seed: int,
+    precision: str,
+    channels_last: bool,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean loss parts over a held-out set; the task's randomness is the same every epoch."""
+    model.eval()
+    generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
+    acc = Accumulator()
+    for start in range(0, images.shape[0], batch_size):
+        x = to_model_input(images[start : start + batch_size], channels_last)
+        y = labels[start : start + batch_size] if labels is not None else None
+        inputs, target = task(x, generator)
+        with autocast(precision):
+            out = model(inputs, y)
+        acc.add(batch_losses(model, out, target), x.shape[0])
+    return acc.means()
+
+
+class StopFlag:
+    requested = False
+
+
+@contextmanager
+def stop_on_first_ctrl_c() -> Iterator[StopFlag]:
+    """The first Ctrl-C asks the loop to stop at the next step boundary (so no optimizer step is
+    cut in half and the checkpoint is consistent); a second one interrupts at once."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, Any]]  # one row per finished epoch, as in metrics.jsonl
+    best_val_loss: float | None
+    stopped_early: bool = False
+    interrupted: bool = False  # Ctrl-C: a checkpoint was saved; fit(..., resume=True) continues
+    precision: str = "fp32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer:
+    """Train `model` on uint8 image arrays, writing a run directory when `out_dir` is given.
+
+    >>> trainer = Trainer(model, TrainConfig(epochs=5), out_dir="runs/fm16")
+    >>> result = trainer.fit(dataset.train, dataset.val)
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig,
+        *,
+        out_dir: str | Path | None = None,
+        task: Task = identity,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.config = config
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.task = task
+        self.progress = progress
+        self.precision = resolve_precision(config.precision)
+        self.optimizer = build_optimizer(model, config)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def fit(self, train, val=None, *, resume: bool = False) -> FitResult:
+        """Train on `train` (an ImageSet), validating on `val` each epoch if it is non-empty.
+
+        Ctrl-C saves a checkpoint at the next step boundary and returns with `interrupted`;
+        ``fit(..., resume=True)`` on the same out_dir continues bitwise where it stopped.
+        """
+        with stop_on_first_ctrl_c() as stop:
+            return self._fit(train, val, resume, stop)
+
+    def _fit(self, train, val, resume: bool, stop: StopFlag) -> FitResult:
+        cfg = self.config
+        images = torch.from_numpy(np.ascontiguousarray(train.images))  # (N, C, H, W) uint8
+        labels = None if train.labels is None else torch.from_numpy(train.labels)
+        n = images.shape[0]
+        if n == 0:
+            raise AekitError("the training split is empty: nothing to train on")
+        has_val = val is not None and len(val) > 0
+        val_images = torch.from_numpy(np.ascontiguousarray(val.images)) if has_val else None
+        val_labels = None
+        if has_val and val.labels is not None:
+            val_labels = torch.from_numpy(val.labels)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+        steps_per_epoch = math.ceil(n / cfg.batch_size)
+        total_steps = steps_per_epoch * cfg.epochs
+        state = self._start_state(resume)
+        history: list[dict[str, Any]] = state["history"]
+        best_weights = None
+        task_gen = torch.Generator()
+
+        for epoch in range(state["epoch"], cfg.epochs):
+            first_step = state["step"] if epoch == state["epoch"] else 0
+            if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1))
+                task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
+                acc = Accumulator()
+            else:
+                torch.set_rng_state(state["rng"]["torch"])
+                task_gen.set_state(state["rng"]["task"])
+                acc = Accumulator(state["sums"], state["count"])
+            order = batch_order(n, cfg.seed, epoch)
+            self.model.train()
+            started = time.perf_counter()
+            seen = 0
+            bar = tqdm(
+                total=steps_per_epoch, initial=first_step, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                unit="batch", disable=not self.progress, leave=False, file=sys.stderr,
+            )  # fmt: skip
+            for step in range(first_step, steps_per_epoch):
+                index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                global_step = epoch * steps_per_epoch + step
+                losses = self._step(images, labels, index, task_gen, total_steps, global_step)
+                if not math.isfinite(float(losses["loss"])):
+                    bar.close()
+                    self._diverged(float(losses["loss"]), epoch, step)
+                acc.add(losses, index.shape[0])
+                seen += index.shape[0]
+                rate = seen / max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix(loss=f"{float(losses['loss']):.4g}", img_s=f"{rate:,.0f}")
+                bar.update(1)
+                if stop.requested:
+                    bar.close()
+                    position = {"epoch": epoch, "step": step + 1, "sums": acc.sums,
+                                "count": acc.count}  # fmt: skip
+                    self._save_checkpoint(history, state, position, task_gen)
+                    return FitResult(
+                        history, state["best"], interrupted=True, precision=self.precision
+                    )
+            bar.close()
+
+            seconds = time.perf_counter() - started
+            row: dict[str, Any] = {"epoch": epoch + 1}
+            row.update({f"train_{k}": v for k, v in acc.means().items()})
+            if has_val:
+                val_means = validation_losses(
+                    self.model, val_images, val_labels, self.task, cfg.seed,
+                    self.precision, cfg.channels_last,
+                )  # fmt: skip
+                row.update({f"val_{k}": v for k, v in val_means.items()})
+            row.update(
+                lr=self.optimizer.param_groups[0]["lr"],  # the lr of the epoch's last step
+                seconds=round(seconds, 3),
+                images_per_s=round(seen / max(seconds, 1e-9), 1),
+            )  # fmt: skip
+            history.append(row)
+            monitored = row["val_loss"] if has_val else row["train_loss"]
+            improved = state["best"] is None or monitored < state["best"]
+            if improved:
+                state["best"], state["since_best"] = monitored, 0
+                best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                if self.out_dir is not None:
+                    ckpt.save_tensors_atomic(self.out_dir / ckpt.WEIGHTS, best_weights)
+            else:
+                state["since_best"] += 1
+            position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
+            self._save_checkpoint(history, state, position, task_gen)
+            self._report(row)
+            if cfg.patience is not None and state["since_best"] >= cfg.patience:
+                self._restore(best_weights)
+                return FitResult(history, state["best"], True, precision=self.precision)
+
+        self._restore(best_weights)
+        return FitResult(history, state["best"], precision=self.precision)
+
+    def _step(self, images, labels, index, task_gen, total_steps, global_step):
+        cfg = self.config
+        x = to_model_input(images[index], cfg.channels_last)
+        y = labels[index] if labels is not None else None
+        inputs, target = self.task(x, task_gen)
+        lr = lr_at(global_step, total_steps, cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with autocast(self.precision):
+            out = self.model(inputs, y)
+        losses = batch_losses(self.model, out, target)  # fp32, outside autocast
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return {k: v.detach() for k, v in losses.items()}
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _start_state(self, resume: bool) -> dict[str, Any]:
+        fresh = {"epoch": 0, "step": 0, "history": [], "best": None, "since_best": 0}
+        if not resume:
+            return fresh
+        path = self.out_dir / ckpt.CHECKPOINT if self.out_dir is not None else None
+        if path is None or not path.is_file():
+            raise AekitError(f"nothing to resume: no {ckpt.CHECKPOINT} in {str(self.out_dir)!r}")
+        tensors, meta = ckpt.load_tensors(path)
+        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        ckpt.match_weights(self.model, weights, path)
+        ckpt.restore_optimizer(self.optimizer, tensors, meta["optimizer"])
+        return {
+            **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
+            "since_best": meta["since_best"],
+            "rng": {"torch": tensors["rng.torch"], "task": tensors["rng.task"]},
+        }  # fmt: skip
+
+    def _save_checkpoint(self, history, state, position, task_gen) -> None:
+        if self.out_dir is None:
+            return
+        optim_tensors, optim_meta = ckpt.optimizer_state(self.optimizer)
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update(optim_tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.task"] = task_gen.get_state()
+        meta = {
+            "position": position, "history": history, "best": state["best"],
+            "since_best": state["since_best"], "optimizer": optim_meta,
+            "precision": self.precision,
+        }  # fmt: skip
+        ckpt.save_tensors_atomic(self.out_dir / ckpt.CHECKPOINT, tensors, meta)
+        ckpt.write_metrics(self.out_dir, history)
+
+    def _restore(self, best_weights) -> None:
+        """Leave the model holding the weights saved as model.safetensors (best validation)."""
+        if best_weights is not None:
+            self.model.load_state_dict(best_weights)
+        self.model.eval()
+
+    def _diverged(self, value: float, epoch: int, step: int) -> None:
+        kept = (
+            f"; the last good checkpoint in {str(self.out_dir)!r} is kept" if self.out_dir else ""
+        )
+        lr = self.optimizer.param_groups[0]["lr"]
+        raise AekitError(
+            f"training diverged: loss is {value} at epoch {epoch + 1} step {step + 1} "
+            f"(lr {lr:.3g}){kept}; lower train.lr or set train.grad_clip"
+        )
+
+    def _report(self, row: dict[str, Any]) -> None:
+        if not self.progress:
+            return
+        parts = [f"epoch {row['epoch']}/{self.config.epochs}", f"train {row['train_loss']:.4g}"]
+        if "val_loss" in row:
+            parts.append(f"val {row['val_loss']:.4g}")
+        parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
+        tqdm.write("  ".join(parts), file=sys.stderr)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from aekit.config import RunConfig, to_dict
+from aekit.errors import AekitError
+from aekit.models import build_model
+from aekit.training import checkpoint as ckpt
+
+
+def make_run(tmp_path, **model_fields):
+    fields = {"channels": [4, 8], "latent_dim": 3, "image_shape": [1, 12, 12], **model_fields}
+    torch.manual_seed(0)
+    model = build_model("conv-ae", fields)
+    config = RunConfig(model_name="conv-ae", model=to_dict(model.config))
+    ckpt.write_json_atomic(tmp_path / ckpt.CONFIG, to_dict(config))
+    ckpt.save_tensors_atomic(tmp_path / ckpt.WEIGHTS, model.state_dict())
+    return model
+
+
+def test_load_run_rebuilds_the_same_model(tmp_path):
+    model = make_run(tmp_path).eval()
+    run = ckpt.load_run(tmp_path)
+    x = torch.rand(2, 1, 12, 12)
+    assert torch.equal(run.model(x).recon, model(x).recon)
+    assert run.config.model_name == "conv-ae"
+
+
+def test_channels_last_weights_are_saved(tmp_path):
+    model = make_run(tmp_path).to(memory_format=torch.channels_last)
+    ckpt.save_tensors_atomic(tmp_path / ckpt.WEIGHTS, model.state_dict())
+    assert ckpt.load_run(tmp_path).model.encoder[0].weight.is_contiguous()
+
+
+def test_not_a_run_directory(tmp_path):
+    with pytest.raises(AekitError, match="not an aekit run directory"):
+        ckpt.load_run(tmp_path)
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
+    make_run(tmp_path)
+    config = json.loads((tmp_path / ckpt.CONFIG).read_text())
+    config["model"]["latent_dim"] = 5
+    (tmp_path / ckpt.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(AekitError, match="has shape .* needs"):
+        ckpt.load_run(tmp_path)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x80\x04pickle", b"\xff" * 64])
+def test_corrupt_weights_are_refused(tmp_path, garbage):
+    make_run(tmp_path)
+    (tmp_path / ckpt.WEIGHTS).write_bytes(garbage)
+    with pytest.raises(AekitError, match="not a readable safetensors file"):
+        ckpt.load_run(tmp_path)
+
+
+def test_config_with_unknown_model_or_keys_is_refused(tmp_path):
+    make_run(tmp_path)
+    config = json.loads((tmp_path / ckpt.CONFIG).read_text())
+    (tmp_path / ckpt.CONFIG).write_text(json.dumps({**config, "model_name": "gan"}))
+    with pytest.raises(AekitError, match="unknown model 'gan'"):
+        ckpt.load_run(tmp_path)
+    (tmp_path / ckpt.CONFIG).write_text(json.dumps({**config, "extra": 1}))
+    with pytest.raises(AekitError, match="unknown key run.extra"):
+        ckpt.load_run(tmp_path)
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "x.json"
+    ckpt.write_json_atomic(target, {"v": 1})
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), ckpt.atomic_path(target) as tmp:
+        tmp.write_text('{"v": 2')
+        raise Boom
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
