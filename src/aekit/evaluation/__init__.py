@@ -1,0 +1,1 @@
+"""Metrics (per image, then averaged), classical baselines, and the evaluation of a run."""

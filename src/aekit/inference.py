@@ -1,0 +1,65 @@
+"""Using a trained model on arrays: reconstruct, embed. Batched, no gradients, fp32 by default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from aekit.errors import AekitError
+from aekit.models.posterior import DiagonalGaussian
+from aekit.training.precision import autocast, to_model_input
+
+
+def check_fits(model: torch.nn.Module, images_u8: np.ndarray, what: str = "images") -> None:
+    """Refuse images whose (C, H, W) differ from the model's, naming both shapes."""
+    expected = tuple(model.config.image_shape)
+    got = tuple(images_u8.shape[1:])
+    if got != expected:
+        raise AekitError(
+            f"{what} have shape (C, H, W) = {got} but the model was trained on {expected}; "
+            "use data of that size and channel count (or --resize for image files)"
+        )
+
+
+def batches(images_u8: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """Float batches in [0, 1], (B, C, H, W), gathered from a uint8 array without copying it."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images_u8))
+    for start in range(0, tensor.shape[0], batch_size):
+        yield to_model_input(tensor[start : start + batch_size], channels_last=False)
+
+
+@torch.no_grad()
+def reconstruct(
+    model: torch.nn.Module, images_u8: np.ndarray, batch_size: int = 512, precision: str = "fp32"
+) -> np.ndarray:
+    """Reconstructions (N, C, H, W) float32 in [0, 1] of uint8 images (N, C, H, W)."""
+    check_fits(model, images_u8)
+    model.eval()
+    outputs = []
+    for x in batches(images_u8, batch_size):
+        with autocast(precision):
+            outputs.append(model(x).recon.float())
+    return torch.cat(outputs).numpy()
+
+
+@torch.no_grad()
+def embed(
+    model: torch.nn.Module,
+    images_u8: np.ndarray,
+    batch_size: int = 512,
+    sample: bool = False,
+    generator: torch.Generator | None = None,
+) -> np.ndarray:
+    """Codes (N, *code_shape) float32. Variational models give the posterior mean unless
+    `sample` is set (then one reparameterised draw per image)."""
+    check_fits(model, images_u8)
+    model.eval()
+    codes = []
+    for x in batches(images_u8, batch_size):
+        z = model.encode(x)
+        if isinstance(z, DiagonalGaussian):
+            z = z.sample(generator) if sample else z.mode()
+        codes.append(z.float())
+    return torch.cat(codes).numpy()
