@@ -1,0 +1,292 @@
+"""The `aekit` command line: thin commands over the library.
+
+Every user error is an AekitError, printed by `main` as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aekit.errors import AekitError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train and use autoencoders on your own images.",
+)
+
+RunDir = Annotated[Path, typer.Argument(help="A run directory written by `aekit train`.")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Look here first for dataset files.")
+]
+
+
+@app.command()
+def datasets(data_dir: DataDir = None) -> None:
+    """List every known dataset, where it was found, or how to get it."""
+    from aekit.data import list_datasets
+
+    for info in list_datasets(data_dir):
+        where = f"found: {info.found}" if info.found else f"missing: {info.how_to_get}"
+        typer.echo(f"{info.name:<15} {info.description}\n{'':<15} {where}")
+
+
+@app.command()
+def models() -> None:
+    """List registered models, one line each."""
+    from aekit.models import DESCRIPTIONS, MODELS
+
+    for name in MODELS:
+        typer.echo(f"{name:<10} {DESCRIPTIONS[name]}")
+
+
+@app.command()
+def train(
+    model: Annotated[str | None, typer.Argument(help="Model name (see `aekit models`).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create.")] = Path("runs/run"),
+    data: Annotated[str | None, typer.Option(help="Dataset name, folder:PATH or a .npz.")] = None,
+    data_dir: DataDir = None,
+    latent_dim: Annotated[int | None, typer.Option(help="Code size (model.latent_dim).")] = None,
+    arch: Annotated[str | None, typer.Option(help="Architecture preset (model.arch).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="train.epochs")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="train.batch_size")] = None,
+    lr: Annotated[float | None, typer.Option(help="train.lr")] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32 or bf16.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use at most N training images.")] = None,
+    seed: Annotated[int | None, typer.Option(help="train.seed")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A JSON or TOML file of settings.")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value, e.g. train.lr=1e-3; repeatable.")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Load data, build the model, print the plan; train nothing.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train a model and write a run directory (config, weights, checkpoint, metrics)."""
+    from aekit.runs import train_run
+
+    flags = {
+        "data.name": data, "data.data_dir": None if data_dir is None else str(data_dir),
+        "model.latent_dim": latent_dim, "model.arch": arch, "train.epochs": epochs,
+        "train.batch_size": batch_size, "train.lr": lr, "train.precision": precision,
+        "data.limit": limit, "train.seed": seed,
+    }  # fmt: skip
+    given = {k: v for k, v in flags.items() if v is not None}
+    if resume:
+        if model is not None or given or config is not None or overrides:
+            raise AekitError(
+                "--resume continues a run exactly as it was configured; give only --out "
+                "(and progress flags)"
+            )
+        run_config = None
+    else:
+        if model is None:
+            raise AekitError("name a model to train, e.g. `aekit train conv-ae` (see aekit models)")
+        run_config = build_run_config(model, config, given, overrides or [])
+    if dry_run:
+        describe_plan(run_config, out)
+        return
+    result = train_run(run_config, out, resume=resume, progress=progress)
+    if result.interrupted:
+        typer.echo(
+            f"interrupted: checkpoint saved; continue with: aekit train --resume --out {out}"
+        )
+        raise typer.Exit(130)
+    best = (
+        "" if result.best_val_loss is None else f", best validation loss {result.best_val_loss:.4g}"
+    )
+    early = " (stopped early)" if result.stopped_early else ""
+    typer.echo(
+        f"trained {len(result.history)} epochs{early}{best}, precision {result.precision}; "
+        f"run saved in {out}\nevaluate it with: aekit eval {out}"
+    )
+
+
+def build_run_config(model: str, config_file: Path | None, flags: dict, overrides: list[str]):
+    """Defaults, then the config file, then explicit flags, then --set: later wins."""
+    from aekit.config import (
+        RunConfig,
+        apply_overrides,
+        deep_merge,
+        from_dict,
+        load_config_file,
+        to_dict,
+    )
+    from aekit.runs import default_run_config
+
+    base = to_dict(default_run_config(model))
+    if config_file is not None:
+        from_file = load_config_file(config_file)
+        if from_file.get("model_name", model) != model:
+            raise AekitError(
+                f"{config_file} is for model {from_file['model_name']!r}, not {model!r}"
+            )
+        base = deep_merge(base, from_file)
+    for key in flags:
+        section, name = key.split(".")
+        if name not in base[section]:
+            raise AekitError(
+                f"model {model!r} has no option {name!r} (from --{name.replace('_', '-')})"
+            )
+    settings = [f"{k}={json.dumps(v)}" for k, v in flags.items()]
+    return from_dict(RunConfig, apply_overrides(base, settings + overrides), where="run")
+
+
+def describe_plan(run_config, out: Path) -> None:
+    from aekit.config import to_dict
+    from aekit.models import build_model
+    from aekit.runs import load_data
+
+    dataset = load_data(run_config)
+    fields = {**run_config.model, "image_shape": list(dataset.image_shape)}
+    model = build_model(run_config.model_name, fields)
+    params = sum(p.numel() for p in model.parameters())
+    typer.echo(json.dumps(to_dict(run_config), indent=2))
+    typer.echo(
+        f"dry run: {run_config.model_name} with {params:,} parameters, code dimension "
+        f"{model.code_dim}; {dataset.name} train/val/test = {len(dataset.train)}/"
+        f"{len(dataset.val)}/{len(dataset.test)} images of shape {dataset.image_shape}; "
+        f"would write {out}"
+    )
+
+
+@app.command(name="eval")
+def evaluate(
+    run: RunDir,
+    data: Annotated[str | None, typer.Option(help="Evaluate on another dataset.")] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Test metrics of a run beside PCA at the same code dimension."""
+    from aekit.data.pairs import build_task
+    from aekit.evaluation.evaluate import evaluate_on
+    from aekit.runs import load_data
+    from aekit.training.checkpoint import load_run
+
+    if split not in ("test", "val", "train"):
+        raise AekitError(f"--split must be test, val or train, got {split!r}")
+    loaded = load_run(run)
+    changes: dict[str, Any] = {}
+    if data is not None:
+        changes["name"] = data
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    dataset = load_data(loaded.config, **changes)
+    report = evaluate_on(
+        loaded.model, loaded.config.model_name, dataset, split,
+        build_task(loaded.config.task.name), limit=limit,
+    )  # fmt: skip
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
+
+
+@app.command()
+def reconstruct(
+    run: RunDir,
+    files: Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the reconstructions.")],
+    resize: Annotated[
+        bool, typer.Option(help="Resize inputs to the model's image size instead of refusing.")
+    ] = False,
+) -> None:
+    """Reconstruct image files with a trained model (written as PNG into --out)."""
+    import numpy as np
+
+    from aekit.data import read_image, write_image
+    from aekit.inference import reconstruct as run_model
+    from aekit.training.checkpoint import load_run
+
+    loaded = load_run(run)
+    channels, height, width = loaded.model.config.image_shape
+    targets = [out / f"{f.stem}.png" for f in files]
+    clash = {t.resolve() for t in targets} & {f.resolve() for f in files}
+    if clash:
+        raise AekitError(
+            f"--out would overwrite the input {sorted(clash)[0]}; choose another --out"
+        )
+    if len(set(targets)) != len(targets):
+        raise AekitError("two inputs share a file name; their outputs would overwrite each other")
+    images = []
+    for f in files:  # read and check every input before writing anything
+        image = read_image(f, channels=channels, size=(height, width) if resize else None)
+        if image.shape[1:] != (height, width):
+            raise AekitError(
+                f"{f} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
+                "pass --resize to resize it"
+            )
+        images.append(image)
+    recon = run_model(loaded.model, np.stack(images))
+    out.mkdir(parents=True, exist_ok=True)
+    for target, image in zip(targets, recon, strict=True):
+        write_image(target, image)
+    typer.echo(f"wrote {len(targets)} reconstructions to {out}")
+
+
+@app.command()
+def embed(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="The .npz file to write (arrays z, labels).")],
+    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    sample: Annotated[
+        bool, typer.Option(help="Variational models: draw a code instead of the mean.")
+    ] = False,
+) -> None:
+    """Encode a dataset split and save the codes (z: N x code_dim) and labels."""
+    import numpy as np
+
+    from aekit.inference import embed as run_encoder
+    from aekit.runs import load_data
+    from aekit.training.checkpoint import atomic_path, load_run
+
+    if split not in ("test", "val", "train"):
+        raise AekitError(f"--split must be test, val or train, got {split!r}")
+    if out.suffix != ".npz":
+        raise AekitError(f"--out must end in .npz, got {out}")
+    loaded = load_run(run)
+    changes: dict[str, Any] = {} if data is None else {"name": data}
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    subset = getattr(load_data(loaded.config, **changes), split)
+    codes = run_encoder(loaded.model, subset.images, sample=sample)
+    arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
+    if subset.labels is not None:
+        arrays["labels"] = subset.labels
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    typer.echo(f"wrote {codes.shape[0]} codes of dimension {arrays['z'].shape[1]} to {out}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning AekitError into one line and exit status 2."""
+    try:
+        app(standalone_mode=False)
+    except AekitError as exc:
+        typer.echo(f"aekit: error: {exc}", err=True)
+        sys.exit(AekitError.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("aekit: interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,74 @@
+"""A training run from one `RunConfig`: load the data, build the model, train, save.
+
+The CLI's `train` command and Python users both come through `train_run`, so a run started
+either way leaves the same run directory (training/checkpoint.py) and can be resumed either way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aekit import __version__
+from aekit.config import RunConfig, from_dict, to_dict
+from aekit.data import Dataset, load_dataset
+from aekit.data.pairs import build_task
+from aekit.errors import AekitError
+from aekit.models import build_model, model_entry
+from aekit.training import checkpoint as ckpt
+from aekit.training.trainer import FitResult, Trainer
+
+
+def default_run_config(model_name: str) -> RunConfig:
+    """A RunConfig whose `model` table lists every field of the model's config with its default
+    (so ``--set model.x=...`` can be checked against real keys); image_shape comes from the data."""
+    _, config_cls = model_entry(model_name)
+    model = {k: v for k, v in to_dict(config_cls()).items() if k != "image_shape"}
+    return RunConfig(model_name=model_name, model=model, aekit_version=__version__)
+
+
+def load_data(config: RunConfig, **changes: Any) -> Dataset:
+    """The run's dataset (with `changes` to its DataConfig, e.g. another name for `eval`)."""
+    data = replace(config.data, **changes)
+    return load_dataset(
+        data.name, data_dir=data.data_dir, val_fraction=data.val_fraction, seed=data.seed,
+        image_size=data.image_size, limit=data.limit,
+    )  # fmt: skip
+
+
+def read_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / ckpt.CONFIG
+    if not path.is_file():
+        raise AekitError(f"{str(run_dir)!r} is not an aekit run directory (no {ckpt.CONFIG})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AekitError(f"{str(path)!r} is not valid JSON ({exc})") from None
+    return from_dict(RunConfig, raw, where="run")
+
+
+def train_run(
+    config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+) -> FitResult:
+    """Train `config` into `out_dir`; with `resume`, continue the run already there (its own
+    config.json wins, so a resumed run is the run that was started)."""
+    out = Path(out_dir)
+    if resume:
+        config = read_run_config(out)
+    elif (out / ckpt.CONFIG).exists():
+        raise AekitError(
+            f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
+        )
+    elif out.exists() and not out.is_dir():
+        raise AekitError(f"--out {str(out)!r} exists and is not a directory")
+    dataset = load_data(config)
+    model_fields = {**config.model, "image_shape": list(dataset.image_shape)}
+    model = build_model(config.model_name, model_fields)
+    config = replace(config, model=to_dict(model.config))
+    task = build_task(config.task.name)
+    if not resume:
+        ckpt.write_json_atomic(out / ckpt.CONFIG, to_dict(config))
+    trainer = Trainer(model, config.train, out_dir=out, task=task, progress=progress)
+    return trainer.fit(dataset.train, dataset.val, resume=resume)
