@@ -247,9 +247,10 @@ def embed(
     """Encode a dataset split and save the codes (z: N x code_dim) and labels."""
     import numpy as np
 
+    from aekit.atomic import atomic_path
     from aekit.inference import embed as run_encoder
     from aekit.runs import load_data
-    from aekit.training.checkpoint import atomic_path, load_run
+    from aekit.training.checkpoint import load_run
 
     if split not in ("test", "val", "train"):
         raise AekitError(f"--split must be test, val or train, got {split!r}")

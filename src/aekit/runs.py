@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aekit import __version__
+from aekit.atomic import write_json_atomic
 from aekit.config import RunConfig, from_dict, to_dict
 from aekit.data import Dataset, load_dataset
 from aekit.data.pairs import build_task
@@ -69,6 +70,6 @@ def train_run(
     config = replace(config, model=to_dict(model.config))
     task = build_task(config.task.name)
     if not resume:
-        ckpt.write_json_atomic(out / ckpt.CONFIG, to_dict(config))
+        write_json_atomic(out / ckpt.CONFIG, to_dict(config))
     trainer = Trainer(model, config.train, out_dir=out, task=task, progress=progress)
     return trainer.fit(dataset.train, dataset.val, resume=resume)

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from aekit.atomic import atomic_path, write_json_atomic
 from aekit.config import RunConfig, to_dict
 from aekit.errors import AekitError
 from aekit.models import build_model
@@ -16,7 +17,7 @@ def make_run(tmp_path, **model_fields):
     torch.manual_seed(0)
     model = build_model("conv-ae", fields)
     config = RunConfig(model_name="conv-ae", model=to_dict(model.config))
-    ckpt.write_json_atomic(tmp_path / ckpt.CONFIG, to_dict(config))
+    write_json_atomic(tmp_path / ckpt.CONFIG, to_dict(config))
     ckpt.save_tensors_atomic(tmp_path / ckpt.WEIGHTS, model.state_dict())
     return model
 
@@ -70,12 +71,12 @@ def test_config_with_unknown_model_or_keys_is_refused(tmp_path):
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "x.json"
-    ckpt.write_json_atomic(target, {"v": 1})
+    write_json_atomic(target, {"v": 1})
 
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom), ckpt.atomic_path(target) as tmp:
+    with pytest.raises(Boom), atomic_path(target) as tmp:
         tmp.write_text('{"v": 2')
         raise Boom
     assert json.loads(target.read_text()) == {"v": 1}

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from aekit.data.atomic import atomic_write
+from aekit.atomic import atomic_write
 from aekit.errors import AekitError
 
 IDX_FILES = (

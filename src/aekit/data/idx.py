@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from aekit.data.atomic import atomic_write
+from aekit.atomic import atomic_write
 from aekit.errors import AekitError
 
 # IDX dtype code -> big-endian numpy dtype.

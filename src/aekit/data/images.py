@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aekit.data.atomic import atomic_write
+from aekit.atomic import atomic_write
 from aekit.errors import AekitError
 
 IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}

@@ -1,0 +1,61 @@
+"""Write a file so that readers see either the old file or the complete new one.
+
+A crash or Ctrl-C half way through writing a checkpoint, a dataset file or an image must not
+leave a truncated file under the final name: the next run would trust it. So we write to a
+temporary file in the same directory (same filesystem, so ``os.replace`` is an atomic rename),
+fsync it, and rename it over the target only after everything was written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+def temp_path_for(path: Path) -> Path:
+    """A fresh hidden name beside ``path``; hidden so folder scans never pick it up."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` for a writer that wants a file name (safetensors,
+    numpy); on clean exit it is fsynced and renamed over ``path``, on error deleted."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(target)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Yield a binary file; on clean exit it replaces ``path``, on error it is deleted.
+
+    The file is created with mode 0o666 filtered by the umask, like ``open`` would, rather than
+    ``tempfile``'s 0o600, so the final file has ordinary permissions.
+    """
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            yield f
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_write(path) as f:
+        f.write(text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
