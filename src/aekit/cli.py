@@ -271,23 +271,10 @@ def embed(
 
 
 def main() -> None:
-    """Entry point: run the app, turning AekitError into one line and exit status 2."""
+    """Entry point. Typer reports its own usage errors (exit 2) and exits with a command's
+    typer.Exit code; an AekitError from the library becomes one line and exit status 2."""
     try:
-        app(standalone_mode=False)
+        app()
     except AekitError as exc:
         typer.echo(f"aekit: error: {exc}", err=True)
         sys.exit(AekitError.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("aekit: interrupted", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from aekit import __version__
-from aekit.atomic import write_json_atomic
 from aekit.config import RunConfig, from_dict, to_dict
 from aekit.data import Dataset, load_dataset
 from aekit.data.pairs import build_task
@@ -33,6 +32,10 @@ def default_run_config(model_name: str) -> RunConfig:
 def load_data(config: RunConfig, **changes: Any) -> Dataset:
     """The run's dataset (with `changes` to its DataConfig, e.g. another name for `eval`)."""
     data = replace(config.data, **changes)
+    if not data.name:
+        raise AekitError(
+            "this run does not record its dataset (it was trained from Python); pass --data"
+        )
     return load_dataset(
         data.name, data_dir=data.data_dir, val_fraction=data.val_fraction, seed=data.seed,
         image_size=data.image_size, limit=data.limit,
@@ -58,18 +61,16 @@ def train_run(
     out = Path(out_dir)
     if resume:
         config = read_run_config(out)
-    elif (out / ckpt.CONFIG).exists():
+    elif (out / ckpt.CONFIG).exists():  # checked before loading data, to fail fast
         raise AekitError(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
-    elif out.exists() and not out.is_dir():
-        raise AekitError(f"--out {str(out)!r} exists and is not a directory")
     dataset = load_data(config)
     model_fields = {**config.model, "image_shape": list(dataset.image_shape)}
     model = build_model(config.model_name, model_fields)
     config = replace(config, model=to_dict(model.config))
     task = build_task(config.task.name)
-    if not resume:
-        write_json_atomic(out / ckpt.CONFIG, to_dict(config))
-    trainer = Trainer(model, config.train, out_dir=out, task=task, progress=progress)
+    trainer = Trainer(
+        model, config.train, out_dir=out, task=task, progress=progress, run_config=config
+    )
     return trainer.fit(dataset.train, dataset.val, resume=resume)

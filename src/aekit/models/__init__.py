@@ -36,6 +36,14 @@ def model_entry(name: str) -> tuple[type[Autoencoder], type]:
     return MODELS[name]
 
 
+def registered_name(model: Autoencoder) -> str:
+    """The registry name of a model instance (what config.json records)."""
+    for name, (cls, _) in MODELS.items():
+        if type(model) is cls:
+            return name
+    raise AekitError(f"{type(model).__name__} is not a registered model; add it to MODELS")
+
+
 def build_model(name: str, config: Any = None, **overrides: Any) -> Autoencoder:
     """Build a registered model from its config object, a plain dict, or keyword fields.
 
@@ -67,4 +75,5 @@ __all__ = [
     "build_model",
     "config_fields",
     "model_entry",
+    "registered_name",
 ]

@@ -21,9 +21,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from aekit import __version__
+from aekit.atomic import write_json_atomic
+from aekit.config import DataConfig, RunConfig, TaskConfig, to_dict
 from aekit.data.pairs import Task, identity
 from aekit.errors import AekitError
+from aekit.models import registered_name
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
 from aekit.training.precision import autocast, resolve_precision, to_model_input
+
+# Called after each epoch with its metrics row (which it may extend) and the model, in eval
+# mode; used by benchmarks to score test data mid-run. A callback must not draw from torch's
+# global RNG, or it would change the rest of the run.
+EpochCallback = Callable[[dict[str, Any], torch.nn.Module], None]
 
 
 def derived_seed(seed: int, *parts: int) -> int:
@@ -163,12 +172,16 @@ class Trainer:
         out_dir: str | Path | None = None,
         task: Task = identity,
         progress: bool = True,
+        callbacks: Sequence[EpochCallback] = (),
+        run_config: RunConfig | None = None,
     ) -> None:
         self.model = model
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.task = task
         self.progress = progress
+        self.callbacks = list(callbacks)
+        self.run_config = run_config
         self.precision = resolve_precision(config.precision)
         self.optimizer = build_optimizer(model, config)
 
@@ -200,6 +213,8 @@ class Trainer:
 
         steps_per_epoch = math.ceil(n / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
+        if not resume:
+            self._write_run_config()
         state = self._start_state(resume)
         history: list[dict[str, Any]] = state["history"]
         best_weights = None
@@ -272,6 +287,8 @@ class Trainer:
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
             self._save_checkpoint(history, state, position, task_gen)
             self._report(row)
+            for callback in self.callbacks:
+                callback(row, self.model)
             if cfg.patience is not None and state["since_best"] >= cfg.patience:
                 self._restore(best_weights)
                 return FitResult(history, state["best"], True, precision=self.precision)
@@ -298,6 +315,25 @@ class Trainer:
         return {k: v.detach() for k, v in losses.items()}
 
     # -- state ---------------------------------------------------------------------------------
+
+    def _write_run_config(self) -> None:
+        """config.json: what load_run needs to rebuild the model, and what made it."""
+        if self.out_dir is None:
+            return
+        if (self.out_dir / ckpt.CONFIG).exists():
+            raise AekitError(
+                f"{str(self.out_dir)!r} already holds a run; resume it or choose another out_dir"
+            )
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise AekitError(f"{str(self.out_dir)!r} exists and is not a directory")
+        config = self.run_config or RunConfig(
+            model_name=registered_name(self.model),
+            model=to_dict(self.model.config),
+            data=DataConfig(name=""),  # unknown here: `aekit eval` will ask for --data
+            task=TaskConfig(name=getattr(self.task, "__name__", "custom")),
+        )
+        config = replace(config, train=self.config, aekit_version=__version__)
+        write_json_atomic(self.out_dir / ckpt.CONFIG, to_dict(config))
 
     def _start_state(self, resume: bool) -> dict[str, Any]:
         fresh = {"epoch": 0, "step": 0, "history": [], "best": None, "since_best": 0}
