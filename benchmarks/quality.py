@@ -50,7 +50,8 @@ def main() -> None:
     reached = next((c for c in curve if c["mse"] <= c["pca_mse"]), None)
 
     rows = [[m, f"{final[m]:.4f}", f"{pca_metrics[m]:.4f}"] for m in ("mse", "bce", "psnr", "ssim")]
-    print(f"\nconv-ae (latent {args.latent_dim}) vs PCA({args.latent_dim}), Fashion-MNIST test split, "
+    k = args.latent_dim
+    print(f"\nconv-ae (latent {k}) vs PCA({k}), Fashion-MNIST test split, "
           f"{args.epochs} epochs, {result.precision}")  # fmt: skip
     print_table(["metric", "conv-ae", f"PCA({args.latent_dim})"], rows)
     ratio = final["mse"] / pca_metrics["mse"]
