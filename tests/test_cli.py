@@ -11,7 +11,7 @@ from aekit import load_run, reconstruct
 from aekit.data import read_image, write_image
 from aekit.training import checkpoint as ckpt
 
-FAST = ["--epochs", "2", "--batch-size", "64", "--no-progress", "--set", "model.channels=[8, 16]"]
+FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress", "--set", "model.channels=[8, 16]"]
 
 
 @pytest.fixture

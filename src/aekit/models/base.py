@@ -17,6 +17,7 @@ from torch import nn
 from aekit.errors import AekitError
 from aekit.models.losses import reconstruction_loss
 from aekit.models.outputs import AEOutput, LossOutput
+from aekit.models.posterior import DiagonalGaussian
 
 
 class Autoencoder(nn.Module):
@@ -44,9 +45,17 @@ class Autoencoder(nn.Module):
     @property
     def code_shape(self) -> tuple[int, ...]:
         """Shape of one code (without the batch dimension)."""
-        with torch.no_grad():
-            probe = torch.zeros(1, *self.config.image_shape)
-            return tuple(self.encode(probe).shape[1:])
+        was_training = self.training
+        self.eval()  # BatchNorm cannot take a batch of one in training mode
+        try:
+            with torch.no_grad():
+                probe = torch.zeros(1, *self.config.image_shape)
+                z = self.encode(probe)
+        finally:
+            self.train(was_training)
+        if isinstance(z, DiagonalGaussian):
+            z = z.mean
+        return tuple(z.shape[1:])
 
     @property
     def code_dim(self) -> int:

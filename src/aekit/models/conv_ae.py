@@ -8,8 +8,12 @@ Two architectures share one config:
   third conv unpadded (16 -> 14) so 4 -> 8 -> 16 -> 14 -> 28; sigmoid output. 4,385 parameters
   for one channel. For sizes where that arithmetic does not land on the input size, the third
   conv is padded and the output resized to the input size (a documented departure).
-* ``arch="default"`` is stronger: per level a 3x3 conv and a stride-2 3x3 conv (learned
-  downsampling), mirrored by nearest upsampling to the exact encoder size and two 3x3 convs.
+* ``arch="default"`` is stronger and as cheap as we could make it: per level a stride-2 3x3
+  conv + BatchNorm + ReLU, mirrored by 4x4 stride-2 transposed convs, then one 3x3 conv to the
+  output. Chosen by measurement (closing note of issue 2): on Fashion-MNIST at latent 16 it
+  reaches ~0.57x PCA(16)'s test MSE in 5 epochs at ~4,500 images/s; without BatchNorm the same
+  net needs more than twice the epochs, and doubling every width halves the speed for ~8%
+  lower MSE.
   Without a bottleneck a 1x1 conv squeezes the last map to ``code_channels`` (4x4x8 = 128 numbers
   for 28x28 input, the lesson's code size, so the two archs compare at equal code size).
 
@@ -38,7 +42,7 @@ ARCHS = ("default", "lesson")
 class ConvAEConfig:
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
     arch: str = "default"  # "lesson" = the lesson's exact 16-8-8 network; channels is then ignored
-    channels: tuple[int, ...] = (32, 64, 64)  # default arch: width per level, each halves H and W
+    channels: tuple[int, ...] = (16, 32, 64)  # default arch: width per level, each halves H and W
     latent_dim: int | None = None  # None: the conv feature map is the code; else a dense bottleneck
     code_channels: int = 8  # default arch without latent_dim: channels of the code map (lesson: 8)
     loss: str = "bce"  # "bce" (lesson: pixels as Bernoulli probabilities) or "mse"
@@ -141,6 +145,29 @@ def lesson_networks(
     return encoder, decoder, (8, *s3)
 
 
+def down(c_in: int, c_out: int) -> list[nn.Module]:
+    """Halve H and W with a learned stride-2 conv; BatchNorm roughly halves the epochs needed."""
+    return [conv(c_in, c_out, stride=2), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
+def up(c_in: int, c_out: int, size: tuple[int, int]) -> list[nn.Module]:
+    """Double H and W with a 4x4 stride-2 transposed conv (even overlap, so no checkerboard),
+    then crop the extra row/column that ceil() added on the way down."""
+    return [
+        nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1), CropTo(size),
+        nn.BatchNorm2d(c_out), nn.ReLU(),
+    ]  # fmt: skip
+
+
+class CropTo(nn.Module):
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h[..., : self.size[0], : self.size[1]]
+
+
 def default_networks(
     channels: int, size: tuple[int, int], widths: tuple[int, ...], code_channels: int | None
 ) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
@@ -149,7 +176,7 @@ def default_networks(
     enc: list[nn.Module] = []
     c_in = channels
     for width in widths:
-        enc += [conv(c_in, width), nn.ReLU(), conv(width, width, stride=2), nn.ReLU()]
+        enc += down(c_in, width)  # (B, width, ceil(h/2), ceil(w/2))
         sizes.append(halve(sizes[-1]))
         c_in = width
     dec: list[nn.Module] = []
@@ -159,8 +186,6 @@ def default_networks(
         dec += [nn.Conv2d(code_channels, widths[-1], kernel_size=1), nn.ReLU()]
         map_channels = code_channels
     for i in reversed(range(len(widths))):
-        c_out = widths[i - 1] if i > 0 else widths[0]
-        dec += [ResizeTo(sizes[i]), conv(widths[i], widths[i]), nn.ReLU()]
-        dec += [conv(widths[i], c_out), nn.ReLU()]
-    dec += [conv(widths[0], channels)]  # logits
+        dec += up(widths[i], widths[max(i - 1, 0)], sizes[i])
+    dec.append(conv(widths[0], channels))  # (B, C, H, W) logits
     return nn.Sequential(*enc), nn.Sequential(*dec), (map_channels, *sizes[-1])

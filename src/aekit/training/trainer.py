@@ -5,7 +5,7 @@ The trainer knows one contract (DESIGN.md): ``out = model(x, y)`` and
 reproducibly on a CPU:
 
 * images stay in memory as uint8 and each batch is gathered by index and scaled on the fly
-  (no DataLoader, no per-item Python);
+  (no DataLoader, no per-item Python); an epoch is n // batch_size full batches;
 * bf16 autocast and channels-last where they help (precision.py), losses in fp32;
 * every random draw comes from (seed, epoch): the batch order is a pure function of them, and
   the model's and the task's generators are reseeded per epoch and saved in checkpoints, so a
@@ -201,8 +201,8 @@ class Trainer:
         images = torch.from_numpy(np.ascontiguousarray(train.images))  # (N, C, H, W) uint8
         labels = None if train.labels is None else torch.from_numpy(train.labels)
         n = images.shape[0]
-        if n == 0:
-            raise AekitError("the training split is empty: nothing to train on")
+        if n < 2:
+            raise AekitError(f"the training split has {n} images; training needs at least 2")
         has_val = val is not None and len(val) > 0
         val_images = torch.from_numpy(np.ascontiguousarray(val.images)) if has_val else None
         val_labels = None
@@ -211,7 +211,9 @@ class Trainer:
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
 
-        steps_per_epoch = math.ceil(n / cfg.batch_size)
+        # The last partial batch is dropped; it is a different set of images every epoch, and
+        # BatchNorm never sees a batch of one.
+        steps_per_epoch = max(n // cfg.batch_size, 1)
         total_steps = steps_per_epoch * cfg.epochs
         if not resume:
             self._write_run_config()
