@@ -205,6 +205,19 @@ def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def unit_float_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
+    """Float pixels in [0, 1] -> uint8 0..255, refusing NaN, infinity and values out of range."""
+    if not np.all(np.isfinite(arr)):
+        raise AekitError(f"{what} contains NaN or infinity; clean the data first")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise AekitError(
+            f"{what} is float with values in [{lo:.4g}, {hi:.4g}]; float images must lie in "
+            "[0, 1] (undo the normalisation, np.clip(x, 0, 1), or use uint8 0..255)"
+        )
+    return np.rint(arr * 255.0).astype(np.uint8)
+
+
 def write_image(path: str | os.PathLike[str], array: np.ndarray) -> None:
     """Write (C, H, W) or (H, W) pixels as PNG or JPEG (chosen by extension), atomically.
 
@@ -228,15 +241,7 @@ def write_image(path: str | os.PathLike[str], array: np.ndarray) -> None:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise AekitError(f"cannot write an empty image of shape {arr.shape} to {p}")
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise AekitError(f"image for {p} contains NaN or infinity")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise AekitError(
-                f"float image for {p} has values in [{lo:.4g}, {hi:.4g}], expected [0, 1]; "
-                "undo the normalisation or np.clip(x, 0, 1) first"
-            )
-        arr = np.rint(arr * 255.0).astype(np.uint8)
+        arr = unit_float_to_uint8(arr, f"image for {p}")
     elif arr.dtype != np.uint8:
         raise AekitError(f"image for {p} has dtype {arr.dtype}; use uint8 or float in [0, 1]")
     im = Image.fromarray(np.ascontiguousarray(arr))

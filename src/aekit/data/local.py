@@ -14,12 +14,14 @@ Arrays are always loaded with ``allow_pickle=False``: an .npz can otherwise run 
 
 from __future__ import annotations
 
+import contextlib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image
+from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image, unit_float_to_uint8
 from aekit.data.splits import ImageSet
 from aekit.errors import AekitError
 
@@ -140,35 +142,34 @@ def load_arrays(path: Path) -> Loaded:
     """Images (and labels, and a test split) from a .npz or .npy file, never unpickling."""
     if not path.is_file():
         raise AekitError(f"array file not found: {path}")
-    try:
+    with refusing_pickles(f"{path}"):
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise AekitError(
-                f"{path} contains pickled data, which aekit never loads (it can run code); "
-                "re-save the arrays with numeric dtypes via np.savez"
-            ) from None
-        raise AekitError(f"cannot read {path} as .npy/.npz: {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise AekitError(f"cannot read {path} as .npy/.npz: {e}") from None
     if isinstance(loaded, np.ndarray):  # a plain .npy: images only
         return ImageSet(to_nchw(loaded, f"{path}"), None), None, None
     with loaded as z:
         return _from_npz(path, z)
 
 
-def _get(path: Path, z: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+@contextlib.contextmanager
+def refusing_pickles(what: str) -> Iterator[None]:
+    """Turn numpy's read errors into AekitError; numpy says "pickle" when allow_pickle=False
+    stopped an object array, which aekit never loads because unpickling can run code."""
     try:
-        return z[key]
+        yield
     except ValueError as e:
         if "pickle" in str(e):
             raise AekitError(
-                f"{path}: array {key!r} is a pickled object array, which aekit never loads; "
-                "re-save it with a numeric dtype"
+                f"{what} holds pickled data, which aekit never loads (it can run code); "
+                "re-save the arrays with numeric dtypes via np.savez"
             ) from None
-        raise AekitError(f"{path}: cannot read array {key!r}: {e}") from None
+        raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise AekitError(f"{path}: cannot read array {key!r}: {e}") from None
+        raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
+
+
+def _get(path: Path, z: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
+    with refusing_pickles(f"{path}: array {key!r}"):
+        return z[key]
 
 
 def _from_npz(path: Path, z: np.lib.npyio.NpzFile) -> Loaded:
@@ -244,15 +245,7 @@ def to_nchw(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)):
-            raise AekitError(f"{what} contains NaN or infinity; clean the data first")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise AekitError(
-                f"{what} is float with values in [{lo:.4g}, {hi:.4g}]; float images must lie "
-                "in [0, 1] (or save them as uint8 0..255)"
-            )
-        return np.ascontiguousarray(np.rint(arr * 255.0).astype(np.uint8))
+        return np.ascontiguousarray(unit_float_to_uint8(arr, what))
     if arr.dtype.kind in "iu":
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 255:
