@@ -108,6 +108,11 @@ def evaluate_on(
     ]
     if code_dim >= n_pixels:
         notes.append(f"the code ({code_dim}) is not smaller than the image ({n_pixels} pixels)")
+    else:
+        notes.append(
+            f"each image is kept as {code_dim} numbers instead of {n_pixels} pixel values "
+            f"({n_pixels / code_dim:.0f}x fewer), so both reconstructions are lossy"
+        )
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(images.shape[0]),
         code_dim=code_dim, metrics=ours, baselines={f"PCA({pca.n_components})": baseline},

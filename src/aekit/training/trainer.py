@@ -238,7 +238,8 @@ class Trainer:
             seen = 0
             bar = tqdm(
                 total=steps_per_epoch, initial=first_step, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                unit="batch", disable=not self.progress, leave=False, file=sys.stderr,
+                unit="batch", disable=not (self.progress and sys.stderr.isatty()), leave=False,
+                file=sys.stderr,
             )  # fmt: skip
             for step in range(first_step, steps_per_epoch):
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
