@@ -191,7 +191,25 @@ class DataConfig:
 
 @dataclass
 class TaskConfig:
-    name: str = "identity"  # how (input, target) pairs are made from images; see data/pairs.py
+    name: str = "identity"  # identity | denoise | superres: how (input, target) pairs are made
+    noise: str = "gaussian:0.3"  # denoise: gaussian|lesson:STD or salt-pepper|mask:FRACTION
+    scale: int = 2  # superres: the upscaling factor, 2 or 4
+    downscale: str = "bicubic"  # superres: how low-res inputs are made: area | bilinear | bicubic
+
+    def __post_init__(self) -> None:
+        # `name` is checked by build_task, not here: the trainer records hand-written tasks
+        # under their function name, and such a run's config must still load.
+        # Imported here because data/pairs.py imports this module.
+        from aekit.data.pairs import DOWNSCALE_METHODS, SCALES, parse_noise
+
+        if self.scale not in SCALES or isinstance(self.scale, bool):
+            raise AekitError(f"task.scale must be 2 or 4, got {self.scale!r}")
+        if self.downscale not in DOWNSCALE_METHODS:
+            raise AekitError(
+                f"task.downscale must be one of {', '.join(DOWNSCALE_METHODS)}, "
+                f"got {self.downscale!r}"
+            )
+        parse_noise(self.noise)  # raises AekitError naming the spec and the allowed forms
 
 
 @dataclass

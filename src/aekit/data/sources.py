@@ -1,8 +1,9 @@
 """Named datasets: what each name means, where its files are found, and `load_dataset`.
 
-Names: ``mnist``, ``fashion-mnist``, ``kmnist``, ``digits``, ``cifar10``, ``folder:PATH``,
-``npz:PATH``, or simply an existing directory or a path ending .npz/.npy. A built-in name
-wins over a directory of the same name; write ``folder:mnist`` to mean the directory.
+Names: ``mnist``, ``fashion-mnist``, ``kmnist``, ``digits``, ``cifar10``, ``photos`` (RGB
+patches of scikit-image's sample photos, see `photos.py`), ``folder:PATH``, ``npz:PATH``, or
+simply an existing directory or a path ending .npz/.npy. A built-in name wins over a directory
+of the same name; write ``folder:mnist`` to mean the directory.
 
 Where the file-based sets are looked for, first hit wins (each base may hold the files
 directly or in a subdirectory named after the dataset, e.g. ``$AEKIT_DATA/fashion-mnist/``):
@@ -24,7 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aekit.data import builtin, download, local
+from aekit.data import builtin, download, local, photos
 from aekit.data.splits import Dataset, DatasetInfo, ImageSet, check_split_args, make_dataset
 from aekit.errors import AekitError
 
@@ -33,7 +34,7 @@ from aekit.errors import AekitError
 class _Spec:
     name: str
     description: str
-    kind: str  # "idx", "cifar" or "digits"
+    kind: str  # "idx", "cifar", "digits" or "photos"
     classes: tuple[str, ...]
     system_dirs: tuple[str, ...] = ()
     apt_package: str | None = None
@@ -69,6 +70,12 @@ SPECS: dict[str, _Spec] = {
             "tiny photos, 32x32 RGB, 50k train / 10k test",
             "cifar",
             builtin.CIFAR_CLASSES,
+        ),
+        _Spec(
+            "photos",
+            "patches of scikit-image's sample photos, 32x32 RGB, 1243 train / 216 test, offline",
+            "photos",
+            photos.PHOTOS,
         ),
     )
 }
@@ -134,6 +141,8 @@ def how_to_get(name: str) -> str:
     cache = cache_root() / name
     if spec.kind == "digits":
         return "it ships with scikit-learn: pip install scikit-learn"
+    if spec.kind == "photos":
+        return "it ships with scikit-image: pip install scikit-image"
     if spec.kind == "cifar":
         return (
             f"download {download.CIFAR10_ARCHIVE} (the binary version) from "
@@ -194,6 +203,10 @@ def load_dataset(
         "channels": channels,
     }
     key = _canonical(raw)
+    if key in SPECS and SPECS[key].kind == "photos":  # image_size is the patch size, no resize
+        pool, test = photos.load_photo_sets(image_size or photos.DEFAULT_PATCH)
+        split["image_size"] = None
+        return make_dataset(key, pool, test, photos.PHOTOS, "scikit-image", **split)
     if key in SPECS:
         pool, test, classes, location = _load_builtin(SPECS[key], data_dir, download)
         return make_dataset(key, pool, test, classes, location, **split)
@@ -275,8 +288,8 @@ def list_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[Datase
     """One row per built-in dataset (and the two path forms), without downloading anything."""
     rows = []
     for spec in SPECS.values():
-        if spec.kind == "digits":
-            found: str | None = "scikit-learn"
+        if spec.kind in ("digits", "photos"):
+            found: str | None = "scikit-learn" if spec.kind == "digits" else "scikit-image"
         else:
             where, _ = _locate(spec, data_dir)
             found = None if where is None else str(where)
