@@ -14,8 +14,12 @@ from aekit.training.precision import autocast, to_model_input
 
 def check_fits(model: torch.nn.Module, images_u8: np.ndarray, what: str = "images") -> None:
     """Refuse images whose (C, H, W) differ from the model's, naming both shapes."""
+    check_fits_shape(model, tuple(images_u8.shape[1:]), what)
+
+
+def check_fits_shape(model: torch.nn.Module, got: tuple[int, ...], what: str = "images") -> None:
     expected = tuple(model.config.image_shape)
-    got = tuple(images_u8.shape[1:])
+    got = tuple(got)
     if got != expected:
         raise AekitError(
             f"{what} have shape (C, H, W) = {got} but the model was trained on {expected}; "

@@ -42,6 +42,25 @@ def load_data(config: RunConfig, **changes: Any) -> Dataset:
     )  # fmt: skip
 
 
+def build_for_data(config: RunConfig, image_shape: tuple[int, ...]):
+    """The run's (model, task) for images of `image_shape`: the model's input is what the task
+    makes of them (a low-res copy for super-resolution), and its output must be the target."""
+    task = build_task(config.task)
+    input_shape = task.input_shape(tuple(image_shape))
+    model = build_model(config.model_name, {**config.model, "image_shape": list(input_shape)})
+    if tuple(model.output_shape) != tuple(image_shape):
+        raise AekitError(
+            f"model {config.model_name!r} turns {input_shape} inputs into {model.output_shape}, "
+            f"but task {config.task.name!r} needs {tuple(image_shape)}"
+            + (
+                "; use the sr model for --task superres"
+                if config.task.name == "superres"
+                else "; sr only fits --task superres with the same --scale"
+            )
+        )
+    return model, task
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
     path = run_dir / ckpt.CONFIG
     if not path.is_file():
@@ -66,10 +85,8 @@ def train_run(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
     dataset = load_data(config)
-    model_fields = {**config.model, "image_shape": list(dataset.image_shape)}
-    model = build_model(config.model_name, model_fields)
+    model, task = build_for_data(config, dataset.image_shape)
     config = replace(config, model=to_dict(model.config))
-    task = build_task(config.task.name)
     trainer = Trainer(
         model, config.train, out_dir=out, task=task, progress=progress, run_config=config
     )

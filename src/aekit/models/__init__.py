@@ -16,15 +16,18 @@ from aekit.models.base import Autoencoder
 from aekit.models.conv_ae import ConvAE, ConvAEConfig
 from aekit.models.outputs import AEOutput, LossOutput
 from aekit.models.posterior import DiagonalGaussian
+from aekit.models.sr import SR, SRConfig
 
 MODELS: dict[str, tuple[type[Autoencoder], type]] = {
     "ae": (AE, AEConfig),
     "conv-ae": (ConvAE, ConvAEConfig),
+    "sr": (SR, SRConfig),
 }
 
 DESCRIPTIONS = {
     "ae": "fully connected autoencoder (flatten -> MLP -> code -> MLP)",
     "conv-ae": "convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
+    "sr": "super-resolution x2/x4 (sub-pixel convolution; arch=lesson: the lesson's net)",
 }
 
 

@@ -43,6 +43,11 @@ class Autoencoder(nn.Module):
         return LossOutput(loss=recon, parts={"recon": recon.detach()})
 
     @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of what the model produces; the input's shape unless it resizes."""
+        return tuple(self.config.image_shape)
+
+    @property
     def code_shape(self) -> tuple[int, ...]:
         """Shape of one code (without the batch dimension)."""
         was_training = self.training

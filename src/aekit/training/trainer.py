@@ -333,7 +333,8 @@ class Trainer:
             model_name=registered_name(self.model),
             model=to_dict(self.model.config),
             data=DataConfig(name=""),  # unknown here: `aekit eval` will ask for --data
-            task=TaskConfig(name=getattr(self.task, "__name__", "custom")),
+            task=getattr(self.task, "config", None)
+            or TaskConfig(name=getattr(self.task, "__name__", "custom")),
         )
         config = replace(config, train=self.config, aekit_version=__version__)
         write_json_atomic(self.out_dir / ckpt.CONFIG, to_dict(config))
