@@ -38,7 +38,8 @@ def main() -> None:
     def score(row, model):
         nonlocal elapsed
         elapsed += row["seconds"]
-        metrics, baseline = evaluate_model(model, test, pca=pca)
+        metrics, baselines = evaluate_model(model, test, baselines={"pca": pca.reconstruct})
+        baseline = baselines["pca"]
         curve.append({"epoch": row["epoch"], "train_seconds": elapsed, **metrics,
                       "pca_mse": baseline["mse"]})  # fmt: skip
         print(f"epoch {row['epoch']}: {elapsed:.0f}s of training, test MSE {metrics['mse']:.5f}"
@@ -46,7 +47,8 @@ def main() -> None:
 
     config = TrainConfig(epochs=args.epochs, seed=args.seed)
     result = Trainer(model, config, progress=False, callbacks=[score]).fit(data.train, data.val)
-    final, pca_metrics = evaluate_model(model, test, pca=pca)  # the best-validation weights
+    final, theirs = evaluate_model(model, test, baselines={"pca": pca.reconstruct})  # best weights
+    pca_metrics = theirs["pca"]
     reached = next((c for c in curve if c["mse"] <= c["pca_mse"]), None)
 
     rows = [[m, f"{final[m]:.4f}", f"{pca_metrics[m]:.4f}"] for m in ("mse", "bce", "psnr", "ssim")]

@@ -60,6 +60,11 @@ def train(
     precision: Annotated[str | None, typer.Option(help="auto, fp32 or bf16.")] = None,
     limit: Annotated[int | None, typer.Option(help="Use at most N training images.")] = None,
     seed: Annotated[int | None, typer.Option(help="train.seed")] = None,
+    task: Annotated[str | None, typer.Option(help="identity, denoise or superres.")] = None,
+    noise: Annotated[
+        str | None, typer.Option(help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P")
+    ] = None,
+    scale: Annotated[int | None, typer.Option(help="superres: 2 or 4.")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="A JSON or TOML file of settings.")
     ] = None,
@@ -79,7 +84,8 @@ def train(
         "data.name": data, "data.data_dir": None if data_dir is None else str(data_dir),
         "model.latent_dim": latent_dim, "model.arch": arch, "train.epochs": epochs,
         "train.batch_size": batch_size, "train.lr": lr, "train.precision": precision,
-        "data.limit": limit, "train.seed": seed,
+        "data.limit": limit, "train.seed": seed, "task.name": task, "task.noise": noise,
+        "task.scale": scale, "model.scale": scale,
     }  # fmt: skip
     given = {k: v for k, v in flags.items() if v is not None}
     if resume:
@@ -132,6 +138,8 @@ def build_run_config(model: str, config_file: Path | None, flags: dict, override
                 f"{config_file} is for model {from_file['model_name']!r}, not {model!r}"
             )
         base = deep_merge(base, from_file)
+    if "model.scale" in flags and "scale" not in base["model"]:
+        flags = {k: v for k, v in flags.items() if k != "model.scale"}  # only the task's scale
     for key in flags:
         section, name = key.split(".")
         if name not in base[section]:
@@ -144,12 +152,10 @@ def build_run_config(model: str, config_file: Path | None, flags: dict, override
 
 def describe_plan(run_config, out: Path) -> None:
     from aekit.config import to_dict
-    from aekit.models import build_model
-    from aekit.runs import load_data
+    from aekit.runs import build_for_data, load_data
 
     dataset = load_data(run_config)
-    fields = {**run_config.model, "image_shape": list(dataset.image_shape)}
-    model = build_model(run_config.model_name, fields)
+    model, _ = build_for_data(run_config, dataset.image_shape)
     params = sum(p.numel() for p in model.parameters())
     typer.echo(json.dumps(to_dict(run_config), indent=2))
     typer.echo(
@@ -169,7 +175,7 @@ def evaluate(
     limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
-    """Test metrics of a run beside PCA at the same code dimension."""
+    """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
     from aekit.data.pairs import build_task
     from aekit.evaluation.evaluate import evaluate_on
     from aekit.runs import load_data
@@ -186,88 +192,13 @@ def evaluate(
     dataset = load_data(loaded.config, **changes)
     report = evaluate_on(
         loaded.model, loaded.config.model_name, dataset, split,
-        build_task(loaded.config.task.name), limit=limit,
+        build_task(loaded.config.task), limit=limit,
     )  # fmt: skip
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
 
 
-@app.command()
-def reconstruct(
-    run: RunDir,
-    files: Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the reconstructions.")],
-    resize: Annotated[
-        bool, typer.Option(help="Resize inputs to the model's image size instead of refusing.")
-    ] = False,
-) -> None:
-    """Reconstruct image files with a trained model (written as PNG into --out)."""
-    import numpy as np
-
-    from aekit.data import read_image, write_image
-    from aekit.inference import reconstruct as run_model
-    from aekit.training.checkpoint import load_run
-
-    loaded = load_run(run)
-    channels, height, width = loaded.model.config.image_shape
-    targets = [out / f"{f.stem}.png" for f in files]
-    clash = {t.resolve() for t in targets} & {f.resolve() for f in files}
-    if clash:
-        raise AekitError(
-            f"--out would overwrite the input {sorted(clash)[0]}; choose another --out"
-        )
-    if len(set(targets)) != len(targets):
-        raise AekitError("two inputs share a file name; their outputs would overwrite each other")
-    images = []
-    for f in files:  # read and check every input before writing anything
-        image = read_image(f, channels=channels, size=(height, width) if resize else None)
-        if image.shape[1:] != (height, width):
-            raise AekitError(
-                f"{f} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
-                "pass --resize to resize it"
-            )
-        images.append(image)
-    recon = run_model(loaded.model, np.stack(images))
-    out.mkdir(parents=True, exist_ok=True)
-    for target, image in zip(targets, recon, strict=True):
-        write_image(target, image)
-    typer.echo(f"wrote {len(targets)} reconstructions to {out}")
-
-
-@app.command()
-def embed(
-    run: RunDir,
-    out: Annotated[Path, typer.Option("--out", help="The .npz file to write (arrays z, labels).")],
-    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
-    data_dir: DataDir = None,
-    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
-    sample: Annotated[
-        bool, typer.Option(help="Variational models: draw a code instead of the mean.")
-    ] = False,
-) -> None:
-    """Encode a dataset split and save the codes (z: N x code_dim) and labels."""
-    import numpy as np
-
-    from aekit.atomic import atomic_path
-    from aekit.inference import embed as run_encoder
-    from aekit.runs import load_data
-    from aekit.training.checkpoint import load_run
-
-    if split not in ("test", "val", "train"):
-        raise AekitError(f"--split must be test, val or train, got {split!r}")
-    if out.suffix != ".npz":
-        raise AekitError(f"--out must end in .npz, got {out}")
-    loaded = load_run(run)
-    changes: dict[str, Any] = {} if data is None else {"name": data}
-    if data_dir is not None:
-        changes["data_dir"] = str(data_dir)
-    subset = getattr(load_data(loaded.config, **changes), split)
-    codes = run_encoder(loaded.model, subset.images, sample=sample)
-    arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
-    if subset.labels is not None:
-        arrays["labels"] = subset.labels
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    typer.echo(f"wrote {codes.shape[0]} codes of dimension {arrays['z'].shape[1]} to {out}")
+# The image and latent-space commands live in their own modules; importing them registers them.
+from aekit import cli_images, cli_latent  # noqa: E402, F401
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def check_fits_shape(model: torch.nn.Module, got: tuple[int, ...], what: str = "
 
 def batches(images_u8: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
     """Float batches in [0, 1], (B, C, H, W), gathered from a uint8 array without copying it."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images_u8))
+    tensor = torch.from_numpy(np.require(images_u8, requirements=["C", "W"]))  # read-only: copy
     for start in range(0, tensor.shape[0], batch_size):
         yield to_model_input(tensor[start : start + batch_size], channels_last=False)
 

@@ -6,6 +6,7 @@ the same target with the same per-image metrics; PCA is fitted on the training s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 from aekit.data.pairs import Task, identity
 from aekit.evaluation.baselines import PCA
 from aekit.evaluation.metrics import METRICS, MetricMeans, image_metrics
-from aekit.inference import batches, check_fits
+from aekit.inference import batches, check_fits_shape
 from aekit.training.precision import autocast
 from aekit.training.trainer import derived_seed
 
@@ -30,6 +31,7 @@ class EvalReport:
     metrics: dict[str, float]  # the model's per-image means
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> metrics
     notes: list[str] = field(default_factory=list)
+    task: str = "identity"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,8 +41,9 @@ class EvalReport:
         columns = [self.model, *self.baselines]
         values = [self.metrics, *self.baselines.values()]
         width = max(12, *(len(c) + 2 for c in columns))
+        task = "" if self.task == "identity" else f", task {self.task}"
         lines = [
-            f"{self.model} on {self.dataset} ({self.split} split, {self.n_images} images), "
+            f"{self.model} on {self.dataset} ({self.split} split, {self.n_images} images{task}), "
             f"code dimension {self.code_dim}",
             "metric".ljust(10) + "".join(c.rjust(width) for c in columns),
         ]
@@ -58,30 +61,90 @@ def format_metric(name: str, value: float | None) -> str:
     return f"{value:.2f} dB" if name == "psnr" else f"{value:.4f}"
 
 
+Baseline = Callable[[torch.Tensor], torch.Tensor]  # task input batch -> output batch
+
+
+def task_name(task: Task) -> str:
+    config = getattr(task, "config", None)
+    return config.name if config is not None else getattr(task, "__name__", "custom")
+
+
+def task_input_shape(task: Task, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape a model sees when `task` makes its inputs from images of `image_shape`."""
+    input_shape = getattr(task, "input_shape", None)
+    return tuple(input_shape(tuple(image_shape))) if input_shape else tuple(image_shape)
+
+
 @torch.no_grad()
 def evaluate_model(
     model: torch.nn.Module,
     images_u8: np.ndarray,
     task: Task = identity,
     *,
-    pca: PCA | None = None,
+    baselines: dict[str, Baseline] | None = None,
     batch_size: int = 512,
     precision: str = "fp32",
     seed: int = 0,
-) -> tuple[dict[str, float], dict[str, float] | None]:
-    """Per-image metric means of the model (and of `pca`, if given) on uint8 images."""
-    check_fits(model, images_u8)
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per-image metric means of the model, and of each baseline, on the same task pairs.
+
+    The task's randomness (noise) comes from a generator seeded by `seed`, so every call, and
+    every baseline within a call, scores the very same noisy inputs.
+    """
+    check_fits_shape(model, task_input_shape(task, images_u8.shape[1:]))
     model.eval()
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 4))
-    ours, theirs = MetricMeans(), MetricMeans()
+    ours = MetricMeans()
+    theirs = {name: MetricMeans() for name in baselines or {}}
     for x in batches(images_u8, batch_size):
         inputs, target = task(x, generator)
         with autocast(precision):
             recon = model(inputs).recon.float()
         ours.add(image_metrics(recon, target))
-        if pca is not None:
-            theirs.add(image_metrics(pca.reconstruct(inputs), target))
-    return ours.means(), (theirs.means() if pca is not None else None)
+        for name, baseline in (baselines or {}).items():
+            theirs[name].add(image_metrics(baseline(inputs), target))
+    return ours.means(), {name: m.means() for name, m in theirs.items()}
+
+
+def task_baselines(
+    model: torch.nn.Module, dataset: Any, task: Task, seed: int = 0
+) -> tuple[dict[str, Baseline], list[str]]:
+    """The classical baselines a result is printed beside, by task, with notes on how they were
+    fitted: PCA at the model's code size (plain and denoising autoencoders), the best classical
+    denoiser chosen on validation images (denoising), bicubic and bilinear (super-resolution)."""
+    name = task_name(task)
+    baselines: dict[str, Baseline] = {}
+    notes: list[str] = []
+    if name == "superres":
+        from aekit.evaluation.classical import upsample
+
+        scale = task.config.scale
+        for method in ("bicubic", "bilinear"):
+            baselines[method] = lambda x, m=method: upsample(x, scale, m)
+        return baselines, notes
+    train = dataset.train.images
+    n_pixels = int(np.prod(train.shape[1:]))
+    pca = PCA(min(int(model.code_dim), n_pixels)).fit(train)
+    baselines[f"PCA({pca.n_components})"] = pca.reconstruct
+    notes.append(
+        f"PCA({pca.n_components}) fitted on the {len(train)} training images keeps "
+        f"{pca.explained_variance_ratio:.1%} of their pixel variance"
+    )
+    if name == "denoise":
+        from aekit.evaluation.classical import apply_choice, choose_denoisers
+
+        source = dataset.val if len(dataset.val) else dataset.train
+        clean = next(batches(source.images[:300], 300))
+        generator = torch.Generator().manual_seed(derived_seed(seed, 0, 5))
+        noisy, clean = task(clean, generator)
+        best = choose_denoisers(noisy, clean)[0]
+        label = f"{best.name}({best.param:g})"
+        baselines[label] = lambda x, c=best: apply_choice(c, x)
+        notes.append(
+            f"{label} is the best classical denoiser, its parameter chosen on "
+            f"{clean.shape[0]} validation images"
+        )
+    return baselines, notes
 
 
 def evaluate_on(
@@ -94,27 +157,24 @@ def evaluate_on(
     batch_size: int = 512,
     limit: int | None = None,
 ) -> EvalReport:
-    """The full report: the model on `dataset.<split>` beside PCA fitted on `dataset.train`."""
+    """The full report: the model on `dataset.<split>` beside the task's classical baselines."""
     images = getattr(dataset, split).images
     if limit is not None:
         images = images[:limit]
+    baselines, notes = task_baselines(model, dataset, task)
+    ours, theirs = evaluate_model(model, images, task, baselines=baselines, batch_size=batch_size)
     code_dim = int(model.code_dim)
     n_pixels = int(np.prod(images.shape[1:]))
-    pca = PCA(min(code_dim, n_pixels)).fit(dataset.train.images)
-    ours, baseline = evaluate_model(model, images, task, pca=pca, batch_size=batch_size)
-    notes = [
-        f"PCA({pca.n_components}) fitted on the {len(dataset.train)} training images keeps "
-        f"{pca.explained_variance_ratio:.1%} of their pixel variance"
-    ]
-    if code_dim >= n_pixels:
+    if task_name(task) == "superres":
+        pass  # the code of an upscaler is a feature map; compression is not the point
+    elif code_dim >= n_pixels:
         notes.append(f"the code ({code_dim}) is not smaller than the image ({n_pixels} pixels)")
     else:
         notes.append(
             f"each image is kept as {code_dim} numbers instead of {n_pixels} pixel values "
-            f"({n_pixels / code_dim:.0f}x fewer), so both reconstructions are lossy"
+            f"({n_pixels / code_dim:.0f}x fewer), so every reconstruction is lossy"
         )
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(images.shape[0]),
-        code_dim=code_dim, metrics=ours, baselines={f"PCA({pca.n_components})": baseline},
-        notes=notes,
+        code_dim=code_dim, metrics=ours, baselines=theirs, notes=notes, task=task_name(task),
     )  # fmt: skip

@@ -1,0 +1,121 @@
+"""`aekit reconstruct | denoise | upscale | embed`: a trained model applied to files and splits.
+
+Every input file is read and checked before anything is written, so a bad file in the middle of
+a list leaves no half-finished output directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from aekit.cli import DataDir, RunDir, app
+from aekit.errors import AekitError
+
+Files = Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")]
+OutDir = Annotated[Path, typer.Option("--out", help="Directory for the output PNGs.")]
+Resize = Annotated[
+    bool, typer.Option(help="Resize inputs to the model's input size instead of refusing.")
+]
+
+
+def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: str | None) -> None:
+    """Run a model over image files, writing out/<stem>.png for each; `task` (if given) is the
+    training task the command needs (denoise needs a denoiser, upscale an upscaler)."""
+    from aekit.data import read_image, write_image
+    from aekit.inference import reconstruct as run_model
+    from aekit.training.checkpoint import load_run
+
+    loaded = load_run(run)
+    trained_for = loaded.config.task.name
+    if task is not None and trained_for != task:
+        raise AekitError(
+            f"run {run} was trained for the task {trained_for!r}, not {task!r}; train one with "
+            f"--task {task} (or use `aekit reconstruct` to apply it anyway)"
+        )
+    channels, height, width = loaded.model.config.image_shape
+    targets = [out / f"{f.stem}.png" for f in files]
+    clash = {t.resolve() for t in targets} & {f.resolve() for f in files}
+    if clash:
+        first = sorted(clash)[0]
+        raise AekitError(f"--out would overwrite the input {first}; choose another --out")
+    if len(set(targets)) != len(targets):
+        raise AekitError("two inputs share a file name; their outputs would overwrite each other")
+    images = []
+    for f in files:
+        image = read_image(f, channels=channels, size=(height, width) if resize else None)
+        if image.shape[1:] != (height, width):
+            raise AekitError(
+                f"{f} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
+                "pass --resize to resize it"
+            )
+        images.append(image)
+    outputs = run_model(loaded.model, np.stack(images))
+    out.mkdir(parents=True, exist_ok=True)
+    for target, image in zip(targets, outputs, strict=True):
+        write_image(target, image)
+    shape = "x".join(map(str, outputs.shape[2:][::-1]))
+    typer.echo(f"wrote {len(targets)} images ({shape}) to {out}")
+
+
+@app.command()
+def reconstruct(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+    """Pass image files through a trained model (written as PNG into --out)."""
+    apply_to_files(run, files, out, resize, task=None)
+
+
+@app.command()
+def denoise(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+    """Denoise image files with a model trained with --task denoise."""
+    apply_to_files(run, files, out, resize, task="denoise")
+
+
+@app.command()
+def upscale(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+    """Upscale image files x2 or x4 with a model trained with --task superres."""
+    apply_to_files(run, files, out, resize, task="superres")
+
+
+@app.command()
+def embed(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="The .npz file to write (arrays z, labels).")],
+    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    sample: Annotated[
+        bool, typer.Option(help="Variational models: draw a code instead of the mean.")
+    ] = False,
+) -> None:
+    """Encode a dataset split and save the codes (z: N x code_dim) and labels."""
+    from aekit.atomic import atomic_path
+    from aekit.inference import embed as run_encoder
+    from aekit.training.checkpoint import load_run
+
+    if out.suffix != ".npz":
+        raise AekitError(f"--out must end in .npz, got {out}")
+    loaded = load_run(run)
+    _, subset = run_split(loaded, data, data_dir, split)
+    codes = run_encoder(loaded.model, subset.images, sample=sample)
+    arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
+    if subset.labels is not None:
+        arrays["labels"] = subset.labels
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    typer.echo(f"wrote {codes.shape[0]} codes of dimension {arrays['z'].shape[1]} to {out}")
+
+
+def run_split(loaded: Any, data: str | None, data_dir: Path | None, split: str):
+    """(dataset, dataset.<split>) of the run's dataset, or of --data."""
+    from aekit.runs import load_data
+
+    if split not in ("test", "val", "train"):
+        raise AekitError(f"--split must be test, val or train, got {split!r}")
+    changes: dict[str, Any] = {} if data is None else {"name": data}
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    dataset = load_data(loaded.config, **changes)
+    return dataset, getattr(dataset, split)

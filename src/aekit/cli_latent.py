@@ -1,0 +1,122 @@
+"""`aekit generate | perturb | latent-plot`: looking inside a trained autoencoder's code space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from aekit.cli import DataDir, RunDir, app
+from aekit.cli_images import run_split
+from aekit.errors import AekitError
+
+Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
+
+
+def load_autoencoder(run: Path):
+    """A run whose decoder turns codes into images (not an upscaler)."""
+    from aekit.training.checkpoint import load_run
+
+    loaded = load_run(run)
+    if loaded.config.task.name == "superres":
+        raise AekitError(f"run {run} is an upscaler; its code is a feature map, not a latent code")
+    return loaded
+
+
+def png_path(out: Path) -> Path:
+    if out.suffix.lower() != ".png":
+        raise AekitError(f"--out must be a .png file, got {out}")
+    return out
+
+
+@app.command()
+def generate(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
+    n: Annotated[int, typer.Option("-n", help="How many images.")] = 16,
+    seed: Seed = 0,
+    data_dir: DataDir = None,
+) -> None:
+    """Decode random codes drawn from a Gaussian fitted to the training codes."""
+    import torch
+
+    from aekit.evaluation.plots import save_grid
+    from aekit.generation import decode_codes, fit_codes, sample_codes
+
+    out = png_path(out)
+    loaded = load_autoencoder(run)
+    _, train = run_split(loaded, None, data_dir, "train")
+    dist = fit_codes(loaded.model, train.images)
+    codes = sample_codes(dist, n, torch.Generator().manual_seed(seed))
+    save_grid(out, decode_codes(loaded.model, codes).numpy())
+    typer.echo(f"wrote {n} generated images to {out} (codes ~ N(mean, cov) of training codes)")
+
+
+@app.command()
+def perturb(
+    run: RunDir,
+    image: Annotated[Path, typer.Argument(help="A PNG or JPEG image.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG strip to write.")],
+    sigma: Annotated[
+        float, typer.Option(help="Noise, in training-code standard deviations.")
+    ] = 0.5,
+    n: Annotated[int, typer.Option("-n", help="How many perturbed decodings.")] = 8,
+    seed: Seed = 0,
+    resize: Annotated[bool, typer.Option(help="Resize the image to the model's size.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Encode an image, add noise to its code and decode: input, reconstruction, n variations."""
+    import torch
+
+    from aekit.data import read_image
+    from aekit.evaluation.plots import save_grid
+    from aekit.generation import decode_codes, fit_codes, perturb_codes
+    from aekit.inference import check_fits, embed, reconstruct
+
+    out = png_path(out)
+    loaded = load_autoencoder(run)
+    c, h, w = loaded.model.config.image_shape
+    picture = read_image(image, channels=c, size=(h, w) if resize else None)[None]
+    check_fits(loaded.model, picture, what=str(image))
+    dist = fit_codes(loaded.model, run_split(loaded, None, data_dir, "train")[1].images)
+    code = torch.from_numpy(embed(loaded.model, picture))
+    codes = perturb_codes(code, dist, sigma, n, torch.Generator().manual_seed(seed))
+    strip = [picture / 255.0, reconstruct(loaded.model, picture)]
+    strip.append(decode_codes(loaded.model, codes).numpy())
+    save_grid(out, np.concatenate(strip), ncols=n + 2)
+    typer.echo(f"wrote input, reconstruction and {n} decodings at sigma {sigma} to {out}")
+
+
+@app.command(name="latent-plot")
+def latent_plot(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="PNG scatter to write.")],
+    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    limit: Annotated[int, typer.Option(help="Plot at most N images.")] = 5000,
+) -> None:
+    """Scatter the codes of a split by class (larger codes: their first two principal axes)."""
+    from aekit.evaluation.baselines import PCA
+    from aekit.evaluation.plots import save_scatter
+    from aekit.inference import embed
+
+    out = png_path(out)
+    loaded = load_autoencoder(run)
+    dataset, subset = run_split(loaded, data, data_dir, split)
+    images = subset.images[:limit]
+    labels = None if subset.labels is None else subset.labels[:limit]
+    codes = embed(loaded.model, images).reshape(images.shape[0], -1)
+    if codes.shape[1] == 2:
+        points, axes, how = codes, ("z[0]", "z[1]"), "2-D codes"
+    else:
+        import torch
+
+        pca = PCA(2).fit(torch.from_numpy(codes).double())
+        points = pca.encode(torch.from_numpy(codes).double()).numpy()
+        axes, how = ("PC 1", "PC 2"), f"{codes.shape[1]}-D codes, first 2 principal components"
+    title = f"{loaded.config.model_name} codes of {dataset.name} ({split}, {len(images)}): {how}"
+    save_scatter(out, points, labels, dataset.classes, title, axes)
+    typer.echo(f"wrote {out}")

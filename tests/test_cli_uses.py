@@ -1,0 +1,116 @@
+"""The four uses end to end on tiny data: denoise, upscale, generate, perturb, latent-plot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aekit.data import read_image, write_image
+from tests.conftest import shapes_images
+
+FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress"]
+SMALL_AE = ["--set", "model.channels=[8, 16]"]
+
+
+def train(run_cli, tmp_path, tiny_npz, name, *args):
+    out = tmp_path / name
+    code, _, err = run_cli("train", *args, "--data", tiny_npz, "--out", out, *FAST)
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    files = []
+    for i, image in enumerate(shapes_images(3, seed=5)[0]):
+        files.append(tmp_path / f"img{i}.png")
+        write_image(files[-1], image)
+    return files
+
+
+def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
+    run_cli, tmp_path, tiny_npz, pngs
+):
+    run = train(run_cli, tmp_path, tiny_npz, "dn", "conv-ae", "--task", "denoise",
+                "--noise", "gaussian:0.3", "--latent-dim", "8", *SMALL_AE)  # fmt: skip
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"] == {"name": "denoise", "noise": "gaussian:0.3", "scale": 2,
+                              "downscale": "bicubic"}  # fmt: skip
+    code, out, err = run_cli("eval", run, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["task"] == "denoise"
+    names = list(report["baselines"])
+    assert names[0] == "PCA(8)" and len(names) == 2  # PCA and the best classical denoiser
+    assert names[1].split("(")[0] in {"gaussian", "median", "tv", "nlm"}
+    code, _, err = run_cli("denoise", run, *pngs, "--out", tmp_path / "clean")
+    assert code == 0, err
+    assert read_image(tmp_path / "clean" / "img0.png").shape == (1, 16, 16)
+
+
+def test_upscaler_doubles_files_and_is_compared_with_bicubic(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "sr", "sr", "--task", "superres", "--scale", "2",
+                "--set", "model.width=8")  # fmt: skip
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["scale"] == 2 and config["model"]["image_shape"] == [1, 8, 8]
+    code, out, err = run_cli("eval", run, "--json")
+    assert code == 0, err
+    assert set(json.loads(out)["baselines"]) == {"bicubic", "bilinear"}
+    small = tmp_path / "small.png"
+    write_image(small, shapes_images(1, size=8, seed=6)[0][0])
+    code, _, err = run_cli("upscale", run, small, "--out", tmp_path / "big")
+    assert code == 0, err
+    assert read_image(tmp_path / "big" / "small.png").shape == (1, 16, 16)
+    code, _, err = run_cli("upscale", run, pngs[0], "--out", tmp_path / "big2")  # 16x16: too big
+    assert code == 2 and "the model takes 8x8" in err
+    code, _, err = run_cli("denoise", run, small, "--out", tmp_path / "x")
+    assert code == 2 and "trained for the task 'superres', not 'denoise'" in err
+
+
+def test_generation_perturbation_and_latent_plot(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "ae2", "conv-ae", "--latent-dim", "2", *SMALL_AE)
+    code, _, err = run_cli("generate", run, "-n", "6", "--out", tmp_path / "gen.png")
+    assert code == 0, err
+    grid = read_image(tmp_path / "gen.png")
+    assert grid.shape == (1, 2 + 2 * 18, 2 + 3 * 18)  # 6 images of 16x16 in a 3x2 grid, 2px gaps
+    again = tmp_path / "gen2.png"
+    run_cli("generate", run, "-n", "6", "--out", again)
+    assert np.array_equal(read_image(again), grid)  # seeded
+    code, _, err = run_cli("perturb", run, pngs[0], "--sigma", "0.5", "-n", "4",
+                           "--out", tmp_path / "p.png")  # fmt: skip
+    assert code == 0, err
+    strip = read_image(tmp_path / "p.png")
+    assert strip.shape == (1, 2 + 18, 2 + 6 * 18)  # input, reconstruction, 4 variations
+    tiles = [strip[0, 2:18, 2 + 18 * i : 18 + 18 * i].astype(int) for i in range(6)]
+    assert any(np.abs(tiles[i] - tiles[1]).sum() > 0 for i in range(2, 6))  # noise changed them
+    code, _, err = run_cli("latent-plot", run, "--out", tmp_path / "scatter.png")
+    assert code == 0, err
+    assert read_image(tmp_path / "scatter.png").shape[0] == 3  # a matplotlib figure
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["train", "conv-ae", "--task", "denoise", "--noise", "gaussian:-1"], "gaussian:-1"),
+        (["train", "conv-ae", "--task", "denoise", "--noise", "gaussian:nan"], "gaussian:nan"),
+        (["train", "sr", "--task", "superres", "--scale", "3"], "scale must be 2 or 4"),
+        (["train", "conv-ae", "--task", "superres"], "use the sr model"),
+        (["train", "conv-ae", "--task", "inpaint"], "inpaint"),
+    ],
+)
+def test_bad_task_options(run_cli, tmp_path, tiny_npz, args, fragment):
+    code, _, err = run_cli(*args, "--data", tiny_npz, "--out", tmp_path / "r", "--dry-run")
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_perturb_refuses_bad_sigma_and_generate_wants_png(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "3", *SMALL_AE)
+    code, _, err = run_cli("perturb", run, pngs[0], "--sigma", "-1", "--out", tmp_path / "p.png")
+    assert code == 2 and "--sigma must be" in err
+    code, _, err = run_cli("generate", run, "--out", tmp_path / "g.jpg")
+    assert code == 2 and "must be a .png" in err
+    code, _, err = run_cli("generate", run, "-n", "0", "--out", tmp_path / "g.png")
+    assert code == 2 and "-n must be at least 1" in err
