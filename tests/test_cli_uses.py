@@ -114,3 +114,41 @@ def test_perturb_refuses_bad_sigma_and_generate_wants_png(run_cli, tmp_path, tin
     assert code == 2 and "must be a .png" in err
     code, _, err = run_cli("generate", run, "-n", "0", "--out", tmp_path / "g.png")
     assert code == 2 and "-n must be at least 1" in err
+
+
+def test_eval_on_other_data_reports_the_drop(run_cli, tmp_path, tiny_npz):
+    run = tmp_path / "ae"
+    code, _, err = run_cli("train", "conv-ae", "--data", tiny_npz, "--out", run, "--epochs", "10",
+                           "--batch-size", "16", "--no-progress", "--latent-dim", "4",
+                           *SMALL_AE)  # fmt: skip
+    assert code == 0, err
+    rng = np.random.default_rng(0)
+    other = tmp_path / "noise.npz"  # same size, nothing like squares and discs
+    np.savez(other, x_train=rng.integers(0, 256, (64, 16, 16), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (32, 16, 16), dtype=np.uint8))  # fmt: skip
+    code, out, err = run_cli("eval", run, "--data", other, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["own_dataset"].endswith("shapes.npz")
+    assert report["own_metrics"]["psnr"] > report["metrics"]["psnr"] + 3  # data specific
+    code, out, _ = run_cli("eval", run, "--data", other)
+    assert "data specificity: PSNR" in out and "dB drop" in out
+    rgb = tmp_path / "rgb.npz"
+    np.savez(
+        rgb, x_train=np.zeros((8, 16, 16, 3), np.uint8), x_test=np.zeros((4, 16, 16, 3), np.uint8)
+    )
+    code, _, err = run_cli("eval", run, "--data", rgb)
+    assert code == 2 and "(3, 16, 16)" in err and "(1, 16, 16)" in err
+
+
+def test_grayscale_model_refuses_rgb_files(run_cli, tmp_path, tiny_npz):
+    run = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "4", *SMALL_AE)
+    rgb = tmp_path / "rgb.png"
+    write_image(rgb, np.zeros((3, 16, 16), np.uint8))
+    code, _, err = run_cli("reconstruct", run, rgb, "--out", tmp_path / "o")
+    assert code == 2 and "is RGB but the model takes grayscale" in err
+    assert not (tmp_path / "o").exists()
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    code, _, err = run_cli("reconstruct", run, empty, "--out", tmp_path / "o")
+    assert code == 2 and "empty.png" in err and not (tmp_path / "o").exists()

@@ -177,7 +177,7 @@ def evaluate(
 ) -> None:
     """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
     from aekit.data.pairs import build_task
-    from aekit.evaluation.evaluate import evaluate_on
+    from aekit.evaluation.evaluate import evaluate_model, evaluate_on
     from aekit.runs import load_data
     from aekit.training.checkpoint import load_run
 
@@ -190,10 +190,13 @@ def evaluate(
     if data_dir is not None:
         changes["data_dir"] = str(data_dir)
     dataset = load_data(loaded.config, **changes)
-    report = evaluate_on(
-        loaded.model, loaded.config.model_name, dataset, split,
-        build_task(loaded.config.task), limit=limit,
-    )  # fmt: skip
+    task = build_task(loaded.config.task)
+    report = evaluate_on(loaded.model, loaded.config.model_name, dataset, split, task, limit=limit)
+    if dataset.name != loaded.config.data.name and loaded.config.data.name:
+        own = load_data(loaded.config)  # the drop is measured on the same split of its own data
+        own_images = getattr(own, split).images[:limit]
+        report.own_dataset = own.name
+        report.own_metrics, _ = evaluate_model(loaded.model, own_images, task)
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
 
 

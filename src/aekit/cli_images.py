@@ -25,7 +25,7 @@ Resize = Annotated[
 def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: str | None) -> None:
     """Run a model over image files, writing out/<stem>.png for each; `task` (if given) is the
     training task the command needs (denoise needs a denoiser, upscale an upscaler)."""
-    from aekit.data import read_image, write_image
+    from aekit.data import write_image
     from aekit.inference import reconstruct as run_model
     from aekit.training.checkpoint import load_run
 
@@ -36,7 +36,6 @@ def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: 
             f"run {run} was trained for the task {trained_for!r}, not {task!r}; train one with "
             f"--task {task} (or use `aekit reconstruct` to apply it anyway)"
         )
-    channels, height, width = loaded.model.config.image_shape
     targets = [out / f"{f.stem}.png" for f in files]
     clash = {t.resolve() for t in targets} & {f.resolve() for f in files}
     if clash:
@@ -44,21 +43,34 @@ def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: 
         raise AekitError(f"--out would overwrite the input {first}; choose another --out")
     if len(set(targets)) != len(targets):
         raise AekitError("two inputs share a file name; their outputs would overwrite each other")
-    images = []
-    for f in files:
-        image = read_image(f, channels=channels, size=(height, width) if resize else None)
-        if image.shape[1:] != (height, width):
-            raise AekitError(
-                f"{f} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
-                "pass --resize to resize it"
-            )
-        images.append(image)
+    images = [read_for_model(f, loaded.model, resize) for f in files]  # all checked first
     outputs = run_model(loaded.model, np.stack(images))
     out.mkdir(parents=True, exist_ok=True)
     for target, image in zip(targets, outputs, strict=True):
         write_image(target, image)
     shape = "x".join(map(str, outputs.shape[2:][::-1]))
     typer.echo(f"wrote {len(targets)} images ({shape}) to {out}")
+
+
+def read_for_model(path: Path, model: Any, resize: bool) -> np.ndarray:
+    """An image file as uint8 (C, H, W) for `model`: a different size is refused unless
+    `resize`; different channels (RGB for a grayscale model) are always refused."""
+    from aekit.data import read_image
+
+    channels, height, width = model.config.image_shape
+    image = read_image(path, size=(height, width) if resize else None)
+    if image.shape[0] != channels:
+        kinds = {1: "grayscale", 3: "RGB"}
+        raise AekitError(
+            f"{path} is {kinds.get(image.shape[0], image.shape[0])} but the model takes "
+            f"{kinds.get(channels, channels)} images; convert the file first"
+        )
+    if image.shape[1:] != (height, width):
+        raise AekitError(
+            f"{path} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
+            "pass --resize to resize it"
+        )
+    return image
 
 
 @app.command()

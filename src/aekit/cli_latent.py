@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from aekit.cli import DataDir, RunDir, app
-from aekit.cli_images import run_split
+from aekit.cli_images import read_for_model, run_split
 from aekit.errors import AekitError
 
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
@@ -70,16 +70,13 @@ def perturb(
     """Encode an image, add noise to its code and decode: input, reconstruction, n variations."""
     import torch
 
-    from aekit.data import read_image
     from aekit.evaluation.plots import save_grid
     from aekit.generation import decode_codes, fit_codes, perturb_codes
-    from aekit.inference import check_fits, embed, reconstruct
+    from aekit.inference import embed, reconstruct
 
     out = png_path(out)
     loaded = load_autoencoder(run)
-    c, h, w = loaded.model.config.image_shape
-    picture = read_image(image, channels=c, size=(h, w) if resize else None)[None]
-    check_fits(loaded.model, picture, what=str(image))
+    picture = read_for_model(image, loaded.model, resize)[None]
     dist = fit_codes(loaded.model, run_split(loaded, None, data_dir, "train")[1].images)
     code = torch.from_numpy(embed(loaded.model, picture))
     codes = perturb_codes(code, dist, sigma, n, torch.Generator().manual_seed(seed))

@@ -32,6 +32,10 @@ class EvalReport:
     baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> metrics
     notes: list[str] = field(default_factory=list)
     task: str = "identity"
+    # When evaluated on data other than its own: the model's metrics on its own test split, so
+    # the drop (autoencoders are data specific) is printed beside the new numbers.
+    own_dataset: str | None = None
+    own_metrics: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +56,12 @@ class EvalReport:
             cells = "".join(format_metric(metric, v.get(metric)).rjust(width) for v in values)
             lines.append(metric.ljust(10) + cells + f"   ({better} is better)")
         lines += [f"note: {n}" for n in self.notes]
+        if self.own_metrics is not None:
+            own, here = self.own_metrics["psnr"], self.metrics["psnr"]
+            lines.append(
+                f"data specificity: PSNR {own:.2f} dB on its own data ({self.own_dataset}), "
+                f"{here:.2f} dB on {self.dataset}: {own - here:+.2f} dB drop"
+            )
         return "\n".join(lines)
 
 
