@@ -37,7 +37,7 @@ def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
                 "--noise", "gaussian:0.3", "--latent-dim", "8", *SMALL_AE)  # fmt: skip
     config = json.loads((run / "config.json").read_text())
     assert config["task"] == {"name": "denoise", "noise": "gaussian:0.3", "scale": 2,
-                              "downscale": "bicubic"}  # fmt: skip
+                              "downscale": "bicubic", "patch": None}  # fmt: skip
     code, out, err = run_cli("eval", run, "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -152,3 +152,40 @@ def test_grayscale_model_refuses_rgb_files(run_cli, tmp_path, tiny_npz):
     empty.write_bytes(b"")
     code, _, err = run_cli("reconstruct", run, empty, "--out", tmp_path / "o")
     assert code == 2 and "empty.png" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_colour_super_resolution_on_photo_patches(run_cli, tmp_path, scale):
+    out = tmp_path / f"sr{scale}"
+    code, _, err = run_cli("train", "sr", "--data", "photos", "--task", "superres", "--scale",
+                           str(scale), "--limit", "64", "--set", "model.width=8", "--out", out,
+                           *FAST)  # fmt: skip
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["image_shape"] == [3, 32 // scale, 32 // scale]
+    code, report, err = run_cli("eval", out, "--json", "--limit", "16")
+    assert code == 0, err
+    assert set(json.loads(report)["baselines"]) == {"bicubic", "bilinear"}
+    code, _, err = run_cli("upscale", out, "--random-inputs", "2", "--out", tmp_path / "noise")
+    assert code == 0, err
+    assert read_image(tmp_path / "noise" / "noise-1-out.png").shape == (3, 32, 32)
+    assert read_image(tmp_path / "noise" / "noise-1-in.png").shape == (3, 32, 32)
+
+
+def test_random_patches_of_larger_rgb_images(run_cli, tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        write_image(folder / f"{i}.png", rng.integers(0, 256, (3, 40, 48), dtype=np.uint8))
+    out = tmp_path / "run"
+    code, _, err = run_cli("train", "conv-ae", "--data", f"folder:{folder}", "--task", "denoise",
+                           "--set", "task.patch=16", *SMALL_AE, "--out", out, *FAST)  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["model"]["image_shape"] == [3, 16, 16]
+    code, report, err = run_cli("eval", out, "--json")
+    assert code == 0, err
+    assert "PCA(128)" in json.loads(report)["baselines"]  # fitted on 16x16 patches too
+    code, _, err = run_cli("train", "conv-ae", "--data", f"folder:{folder}", "--set",
+                           "task.patch=64", "--out", tmp_path / "r2", "--dry-run")  # fmt: skip
+    assert code == 2 and "smaller than the patch size 64" in err

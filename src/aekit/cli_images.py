@@ -86,9 +86,52 @@ def denoise(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> N
 
 
 @app.command()
-def upscale(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+def upscale(
+    run: RunDir,
+    out: OutDir,
+    files: Annotated[list[Path] | None, typer.Argument(help="PNG or JPEG images.")] = None,
+    resize: Resize = False,
+    random_inputs: Annotated[
+        int,
+        typer.Option(
+            help="Upscale N images of pure uniform noise instead (the lesson's "
+            "exercise: what does the model invent?)."
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of --random-inputs.")] = 0,
+) -> None:
     """Upscale image files x2 or x4 with a model trained with --task superres."""
-    apply_to_files(run, files, out, resize, task="superres")
+    if random_inputs:
+        upscale_noise(run, out, random_inputs, seed)
+    elif files:
+        apply_to_files(run, files, out, resize, task="superres")
+    else:
+        raise AekitError("give image files to upscale, or --random-inputs N")
+
+
+def upscale_noise(run: Path, out: Path, n: int, seed: int) -> None:
+    """Write noise-<i>-in.png (nearest-upscaled, to compare) and noise-<i>-out.png."""
+    import torch
+
+    from aekit.data import write_image
+    from aekit.inference import reconstruct as run_model
+    from aekit.training.checkpoint import load_run
+
+    if n < 1:
+        raise AekitError(f"--random-inputs must be >= 1, got {n}")
+    loaded = load_run(run)
+    if loaded.config.task.name != "superres":
+        raise AekitError(f"run {run} is not an upscaler (task {loaded.config.task.name!r})")
+    shape = (n, *loaded.model.config.image_shape)
+    noise = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed))
+    noise = noise.to(torch.uint8).numpy()
+    outputs = run_model(loaded.model, noise)
+    scale = outputs.shape[-1] // noise.shape[-1]
+    out.mkdir(parents=True, exist_ok=True)
+    for i, (small, big) in enumerate(zip(noise, outputs, strict=True)):
+        write_image(out / f"noise-{i}-in.png", small.repeat(scale, 1).repeat(scale, 2))
+        write_image(out / f"noise-{i}-out.png", big)
+    typer.echo(f"wrote {n} pure-noise inputs and what the model made of them to {out}")
 
 
 @app.command()

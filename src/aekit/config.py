@@ -195,6 +195,7 @@ class TaskConfig:
     noise: str = "gaussian:0.3"  # denoise: gaussian|lesson:STD or salt-pepper|mask:FRACTION
     scale: int = 2  # superres: the upscaling factor, 2 or 4
     downscale: str = "bicubic"  # superres: how low-res inputs are made: area | bilinear | bicubic
+    patch: int | None = None  # train on random patch x patch crops (large or RGB photos)
 
     def __post_init__(self) -> None:
         # `name` is checked by build_task, not here: the trainer records hand-written tasks
@@ -210,6 +211,8 @@ class TaskConfig:
                 f"got {self.downscale!r}"
             )
         parse_noise(self.noise)  # raises AekitError naming the spec and the allowed forms
+        if self.patch is not None and (isinstance(self.patch, bool) or self.patch < 1):
+            raise AekitError(f"task.patch must be a size >= 1, got {self.patch!r}")
 
 
 @dataclass

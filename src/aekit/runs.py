@@ -48,15 +48,18 @@ def build_for_data(config: RunConfig, image_shape: tuple[int, ...]):
     task = build_task(config.task)
     input_shape = task.input_shape(tuple(image_shape))
     model = build_model(config.model_name, {**config.model, "image_shape": list(input_shape)})
-    if tuple(model.output_shape) != tuple(image_shape):
+    target = tuple(image_shape)
+    if config.task.patch is not None:  # the model learns on crops; targets are crops too
+        target = (target[0], config.task.patch, config.task.patch)
+    if tuple(model.output_shape) != target:
+        hint = (
+            "; use the sr model for --task superres"
+            if config.task.name == "superres"
+            else "; the sr model only fits --task superres with the same --scale"
+        )
         raise AekitError(
             f"model {config.model_name!r} turns {input_shape} inputs into {model.output_shape}, "
-            f"but task {config.task.name!r} needs {tuple(image_shape)}"
-            + (
-                "; use the sr model for --task superres"
-                if config.task.name == "superres"
-                else "; sr only fits --task superres with the same --scale"
-            )
+            f"but task {config.task.name!r} needs {target}{hint}"
         )
     return model, task
 

@@ -293,3 +293,30 @@ def test_task_config_rejects_a_boolean_scale() -> None:
 def test_task_config_leaves_names_to_build_task() -> None:
     # The trainer records hand-written tasks by function name; those runs must still load.
     assert TaskConfig(name="my_task").name == "my_task"
+
+
+def test_random_crops_are_real_windows_at_fresh_places():
+    from aekit.data.pairs import random_crops
+
+    x = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).view(2, 3, 10, 12) / 1000
+    g = torch.Generator().manual_seed(0)
+    crops = random_crops(x, 4, g)
+    assert crops.shape == (2, 3, 4, 4)
+    for i in range(2):  # each crop is a contiguous window of its own image
+        top = int((crops[i, 0, 0, 0] * 1000 - i * 360) // 12)
+        left = int((crops[i, 0, 0, 0] * 1000 - i * 360) % 12)
+        assert torch.equal(crops[i], x[i, :, top : top + 4, left : left + 4])
+    assert not torch.equal(random_crops(x, 4, g), crops)  # the next batch crops elsewhere
+
+
+def test_patch_task_wraps_any_task():
+    task = build_task(TaskConfig(name="superres", scale=2, patch=8))
+    x = torch.rand(3, 3, 20, 24)
+    inputs, target = task(x, torch.Generator().manual_seed(1))
+    assert inputs.shape == (3, 3, 4, 4) and target.shape == (3, 3, 8, 8)
+    assert task.input_shape((3, 20, 24)) == (3, 4, 4)
+    assert task.config.patch == 8
+    with pytest.raises(AekitError, match="smaller than the patch size 8"):
+        task.input_shape((3, 6, 24))
+    with pytest.raises(AekitError, match="task.patch must be a size >= 1"):
+        TaskConfig(patch=0)

@@ -271,7 +271,48 @@ TASKS: dict[str, type[IdentityTask | DenoiseTask | SuperResTask]] = {
 }
 
 
-def build_task(config: TaskConfig | str) -> IdentityTask | DenoiseTask | SuperResTask:
+@dataclass(frozen=True)
+class PatchTask:
+    """`task` applied to a random patch x patch crop of each image (a new place every batch):
+    how large photos and RGB sets train at a fixed, cheap size."""
+
+    task: IdentityTask | DenoiseTask | SuperResTask
+
+    @property
+    def config(self) -> TaskConfig:
+        return self.task.config
+
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.task(random_crops(x, self.config.patch, generator), generator)
+
+    def input_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        c, h, w = _shape3(image_shape)
+        p = self.config.patch
+        if p > h or p > w:
+            raise AekitError(
+                f"images of {w}x{h} are smaller than the patch size {p}; choose task.patch <= "
+                f"{min(h, w)} or larger images"
+            )
+        return self.task.input_shape((c, p, p))
+
+
+def random_crops(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One random size x size crop per image: (B, C, H, W) -> (B, C, size, size)."""
+    _check_batch(x)
+    b, _, h, w = x.shape
+    if size > h or size > w:
+        raise AekitError(f"images of {w}x{h} are smaller than the patch size {size}")
+    tops = torch.randint(0, h - size + 1, (b,), generator=generator, device=generator.device)
+    lefts = torch.randint(0, w - size + 1, (b,), generator=generator, device=generator.device)
+    return torch.stack([
+        x[i, :, t : t + size, left : left + size]
+        for i, (t, left) in enumerate(zip(tops.tolist(), lefts.tolist(), strict=True))
+    ])  # fmt: skip
+
+
+def build_task(config: TaskConfig | str) -> IdentityTask | DenoiseTask | SuperResTask | PatchTask:
     """The task a config names; a bare name (``"denoise"``) uses that task's defaults."""
     if isinstance(config, str):
         config = TaskConfig(name=config)
@@ -280,4 +321,5 @@ def build_task(config: TaskConfig | str) -> IdentityTask | DenoiseTask | SuperRe
         close = difflib.get_close_matches(name, TASKS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise AekitError(f"unknown task {name!r}{hint}; known tasks: {', '.join(TASKS)}")
-    return TASKS[name](config)
+    task = TASKS[name](config)
+    return task if config.patch is None else PatchTask(task)

@@ -133,6 +133,12 @@ def task_baselines(
             baselines[method] = lambda x, m=method: upsample(x, scale, m)
         return baselines, notes
     train = dataset.train.images
+    patch = getattr(getattr(task, "config", None), "patch", None)
+    if patch is not None:
+        from aekit.data.pairs import random_crops  # PCA must see what the model sees: patches
+
+        generator = torch.Generator().manual_seed(derived_seed(seed, 0, 6))
+        train = random_crops(next(batches(train[:10_000], 10_000)), patch, generator)
     n_pixels = int(np.prod(train.shape[1:]))
     pca = PCA(min(int(model.code_dim), n_pixels)).fit(train)
     baselines[f"PCA({pca.n_components})"] = pca.reconstruct
