@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 
 RunDir = Annotated[Path, typer.Argument(help="A run directory written by `aekit train`.")]
+Split = Annotated[str, typer.Option(help="test, val or train.")]
+OtherData = Annotated[str | None, typer.Option("--data", help="Dataset (default: the run's).")]
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Look here first for dataset files.")
 ]
@@ -169,9 +171,9 @@ def describe_plan(run_config, out: Path) -> None:
 @app.command(name="eval")
 def evaluate(
     run: RunDir,
-    data: Annotated[str | None, typer.Option(help="Evaluate on another dataset.")] = None,
+    data: OtherData = None,
     data_dir: DataDir = None,
-    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    split: Split = "test",
     limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:

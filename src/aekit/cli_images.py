@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from aekit.cli import DataDir, RunDir, app
+from aekit.cli import DataDir, OtherData, RunDir, Split, app
 from aekit.errors import AekitError
 
 Files = Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")]
@@ -138,9 +138,9 @@ def upscale_noise(run: Path, out: Path, n: int, seed: int) -> None:
 def embed(
     run: RunDir,
     out: Annotated[Path, typer.Option("--out", help="The .npz file to write (arrays z, labels).")],
-    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
+    data: OtherData = None,
     data_dir: DataDir = None,
-    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    split: Split = "test",
     sample: Annotated[
         bool, typer.Option(help="Variational models: draw a code instead of the mean.")
     ] = False,

@@ -8,7 +8,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from aekit.cli import DataDir, RunDir, app
+from aekit.cli import DataDir, OtherData, RunDir, Split, app
 from aekit.cli_images import read_for_model, run_split
 from aekit.errors import AekitError
 
@@ -90,9 +90,9 @@ def perturb(
 def latent_plot(
     run: RunDir,
     out: Annotated[Path, typer.Option("--out", help="PNG scatter to write.")],
-    data: Annotated[str | None, typer.Option(help="Dataset (default: the run's).")] = None,
+    data: OtherData = None,
     data_dir: DataDir = None,
-    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
+    split: Split = "test",
     limit: Annotated[int, typer.Option(help="Plot at most N images.")] = 5000,
 ) -> None:
     """Scatter the codes of a split by class (larger codes: their first two principal axes)."""
