@@ -189,3 +189,26 @@ def test_random_patches_of_larger_rgb_images(run_cli, tmp_path):
     code, _, err = run_cli("train", "conv-ae", "--data", f"folder:{folder}", "--set",
                            "task.patch=64", "--out", tmp_path / "r2", "--dry-run")  # fmt: skip
     assert code == 2 and "smaller than the patch size 64" in err
+
+
+def test_a_100_megapixel_file_is_refused_before_decoding(run_cli, tmp_path, tiny_npz):
+    import struct
+    import zlib
+
+    run = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "4", *SMALL_AE)
+    header = struct.pack(">IIBBBBB", 10_000, 10_000, 8, 0, 0, 0, 0)  # 10000x10000 gray, 8 bit
+    ihdr = (
+        struct.pack(">I", 13) + b"IHDR" + header + struct.pack(">I", zlib.crc32(b"IHDR" + header))
+    )
+    huge = tmp_path / "huge.png"
+    data = zlib.compress(b"")
+    idat = (
+        struct.pack(">I", len(data))
+        + b"IDAT"
+        + data
+        + struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    )
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + ihdr + idat)  # no pixels: decoding it would fail
+    code, _, err = run_cli("reconstruct", run, huge, "--out", tmp_path / "o", "--resize")
+    assert code == 2 and "100000000 pixels, over max_pixels" in err
+    assert not (tmp_path / "o").exists()
