@@ -28,6 +28,15 @@ def shapes_images(n: int, size: int = 16, channels: int = 1, seed: int = 0):
     return images, labels.astype(np.int64)
 
 
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the user's AEKIT_DATA or mirrors, or writes to the real ~/.cache/aekit."""
+    monkeypatch.delenv("AEKIT_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    for name in ("MNIST", "FASHION_MNIST", "KMNIST", "CIFAR10"):
+        monkeypatch.delenv(f"AEKIT_MIRROR_{name}", raising=False)
+
+
 @pytest.fixture
 def tiny_npz(tmp_path: Path) -> Path:
     """A .npz dataset file: 320 training and 64 test images, 16x16 grayscale, labelled."""

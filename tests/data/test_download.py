@@ -60,14 +60,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
     s.httpd.server_close()
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AEKIT_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("MNIST", "FASHION_MNIST", "KMNIST", "CIFAR10"):
-        monkeypatch.delenv(f"AEKIT_MIRROR_{name}", raising=False)
-
-
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -21,14 +21,6 @@ from aekit.errors import AekitError
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AEKIT_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    for name in ("MNIST", "FASHION_MNIST", "KMNIST", "CIFAR10"):
-        monkeypatch.delenv(f"AEKIT_MIRROR_{name}", raising=False)
-
-
 def numbered_images(n: int, h: int = 6, w: int = 5, c: int = 1) -> np.ndarray:
     """(n, c, h, w) uint8 where image i carries its own index in its first two pixels."""
     images = np.random.default_rng(n).integers(0, 256, (n, c, h, w), dtype=np.uint8)
