@@ -148,11 +148,10 @@ def embed(
     """Encode a dataset split and save the codes (z: N x code_dim) and labels."""
     from aekit.atomic import atomic_path
     from aekit.inference import embed as run_encoder
-    from aekit.training.checkpoint import load_run
 
     if out.suffix != ".npz":
         raise AekitError(f"--out must end in .npz, got {out}")
-    loaded = load_run(run)
+    loaded = load_autoencoder(run)
     _, subset = run_split(loaded, data, data_dir, split)
     codes = run_encoder(loaded.model, subset.images, sample=sample)
     arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
@@ -161,6 +160,16 @@ def embed(
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     typer.echo(f"wrote {codes.shape[0]} codes of dimension {arrays['z'].shape[1]} to {out}")
+
+
+def load_autoencoder(run: Path):
+    """A run whose decoder turns codes into images (not an upscaler)."""
+    from aekit.training.checkpoint import load_run
+
+    loaded = load_run(run)
+    if loaded.config.task.name == "superres":
+        raise AekitError(f"run {run} is an upscaler; its code is a feature map, not a latent code")
+    return loaded
 
 
 def run_split(loaded: Any, data: str | None, data_dir: Path | None, split: str):

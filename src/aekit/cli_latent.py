@@ -9,20 +9,10 @@ import numpy as np
 import typer
 
 from aekit.cli import DataDir, OtherData, RunDir, Split, app
-from aekit.cli_images import read_for_model, run_split
+from aekit.cli_images import load_autoencoder, read_for_model, run_split
 from aekit.errors import AekitError
 
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
-
-
-def load_autoencoder(run: Path):
-    """A run whose decoder turns codes into images (not an upscaler)."""
-    from aekit.training.checkpoint import load_run
-
-    loaded = load_run(run)
-    if loaded.config.task.name == "superres":
-        raise AekitError(f"run {run} is an upscaler; its code is a feature map, not a latent code")
-    return loaded
 
 
 def png_path(out: Path) -> Path:

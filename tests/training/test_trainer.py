@@ -180,3 +180,16 @@ def test_without_validation_the_best_training_loss_is_kept(data, tmp_path):
     result = make(TrainConfig(epochs=2, batch_size=64), tmp_path).fit(train, None)
     assert "val_loss" not in result.history[0]
     assert (tmp_path / ckpt.WEIGHTS).is_file()
+
+
+def test_divergence_before_any_checkpoint_leaves_the_out_dir_reusable(data, tmp_path):
+    train, val = data
+
+    def poison(x, generator):
+        return x * float("nan"), x
+
+    with pytest.raises(AekitError, match="loss is nan at epoch 1 step 1 .*nothing was saved"):
+        make(TrainConfig(epochs=2, batch_size=32), tmp_path, task=poison).fit(train, val)
+    assert not (tmp_path / ckpt.CONFIG).exists()
+    result = make(TrainConfig(epochs=1, batch_size=32), tmp_path).fit(train, val)  # same out_dir
+    assert len(result.history) == 1

@@ -379,9 +379,14 @@ class Trainer:
         self.model.eval()
 
     def _diverged(self, value: float, epoch: int, step: int) -> None:
-        kept = (
-            f"; the last good checkpoint in {str(self.out_dir)!r} is kept" if self.out_dir else ""
-        )
+        kept = ""
+        if self.out_dir is not None and (self.out_dir / ckpt.CHECKPOINT).is_file():
+            kept = f"; the last good checkpoint in {str(self.out_dir)!r} is kept"
+        elif self.out_dir is not None:
+            # Nothing was trained yet: take back the config.json this fit wrote, so the same
+            # --out can be used again with a lower learning rate.
+            (self.out_dir / ckpt.CONFIG).unlink(missing_ok=True)
+            kept = "; nothing was saved"
         lr = self.optimizer.param_groups[0]["lr"]
         raise AekitError(
             f"training diverged: loss is {value} at epoch {epoch + 1} step {step + 1} "
