@@ -212,3 +212,15 @@ def test_a_100_megapixel_file_is_refused_before_decoding(run_cli, tmp_path, tiny
     code, _, err = run_cli("reconstruct", run, huge, "--out", tmp_path / "o", "--resize")
     assert code == 2 and "100000000 pixels, over max_pixels" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_sample_from_a_vae_and_refuse_a_plain_autoencoder(run_cli, tmp_path, tiny_npz):
+    run = train(run_cli, tmp_path, tiny_npz, "vae", "conv-vae", "--latent-dim", "2", *SMALL_AE)
+    code, _, err = run_cli("sample", run, "-n", "4", "--out", tmp_path / "s.png")
+    assert code == 0, err
+    assert read_image(tmp_path / "s.png").shape == (1, 2 + 2 * 18, 2 + 2 * 18)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["val_kl"] > 0 and "val_elbo" in rows[-1]
+    plain = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "2", *SMALL_AE)
+    code, _, err = run_cli("sample", plain, "--out", tmp_path / "t.png")
+    assert code == 2 and "no prior to sample from" in err

@@ -107,3 +107,30 @@ def latent_plot(
     title = f"{loaded.config.model_name} codes of {dataset.name} ({split}, {len(images)}): {how}"
     save_scatter(out, points, labels, dataset.classes, title, axes)
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def sample(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
+    n: Annotated[int, typer.Option("-n", help="How many images.")] = 64,
+    seed: Seed = 0,
+) -> None:
+    """Decode codes drawn from a variational model's prior, N(0, I)."""
+    import torch
+
+    from aekit.evaluation.plots import save_grid
+    from aekit.training.checkpoint import load_run
+
+    out = png_path(out)
+    loaded = load_run(run)
+    if not hasattr(loaded.model, "sample"):
+        raise AekitError(
+            f"run {run} ({loaded.config.model_name}) has no prior to sample from; "
+            "use `aekit generate` for a plain autoencoder"
+        )
+    if n < 1:
+        raise AekitError(f"-n must be at least 1, got {n}")
+    images = loaded.model.sample(n, generator=torch.Generator().manual_seed(seed))
+    save_grid(out, images.numpy())
+    typer.echo(f"wrote {n} samples from the prior N(0, I) to {out}")

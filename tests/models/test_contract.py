@@ -6,12 +6,14 @@ import pytest
 import torch
 
 from aekit.errors import AekitError
-from aekit.models import MODELS, AEOutput, LossOutput, build_model
+from aekit.models import MODELS, AEOutput, DiagonalGaussian, LossOutput, build_model
 
 TINY = {
     "ae": {"hidden": [32], "latent_dim": 4},
     "conv-ae": {"channels": [8, 16], "latent_dim": 4},  # 4-wide ReLU layers can all die at init
     "sr": {"width": 8, "depth": 3},
+    "vae": {"hidden": [32], "latent_dim": 4},
+    "conv-vae": {"channels": [8, 16], "latent_dim": 4},
 }
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 27, 19)]
 
@@ -32,6 +34,11 @@ def test_interface_shapes(name, shape):
     assert out.recon.shape == target.shape
     assert float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
     z = model.encode(x)
+    if isinstance(z, DiagonalGaussian):  # variational: the posterior, with its mean as the code
+        assert out.posterior is not None and out.posterior.mean.shape == z.mean.shape
+        z = z.mode()
+    else:
+        assert out.posterior is None
     assert z.shape == (5, *model.code_shape)
     assert model.code_dim == (4 if name != "sr" else 8 * shape[1] * shape[2])
     assert model.decode(z).shape == target.shape

@@ -17,17 +17,22 @@ from aekit.models.conv_ae import ConvAE, ConvAEConfig
 from aekit.models.outputs import AEOutput, LossOutput
 from aekit.models.posterior import DiagonalGaussian
 from aekit.models.sr import SR, SRConfig
+from aekit.models.vae import VAE, ConvVAE, ConvVAEConfig, VAEConfig
 
 MODELS: dict[str, tuple[type[Autoencoder], type]] = {
     "ae": (AE, AEConfig),
     "conv-ae": (ConvAE, ConvAEConfig),
     "sr": (SR, SRConfig),
+    "vae": (VAE, VAEConfig),
+    "conv-vae": (ConvVAE, ConvVAEConfig),
 }
 
 DESCRIPTIONS = {
     "ae": "fully connected autoencoder (flatten -> MLP -> code -> MLP)",
     "conv-ae": "convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
     "sr": "super-resolution x2/x4 (sub-pixel convolution; arch=lesson: the lesson's net)",
+    "vae": "variational autoencoder, fully connected (the lesson's 784-512-2)",
+    "conv-vae": "convolutional variational autoencoder (conv-ae's networks + a Gaussian head)",
 }
 
 

@@ -39,5 +39,6 @@ class DiagonalGaussian:
 
     def kl(self) -> torch.Tensor:
         """KL(q || N(0, I)) per example, summed over latent dimensions: shape (B,)."""
-        per_dim = 0.5 * (self.mean.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
+        mean, logvar = self.mean.float(), self.logvar.float()  # fp32 even under bf16 autocast
+        per_dim = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
         return per_dim.flatten(1).sum(dim=1)

@@ -1,0 +1,107 @@
+"""Variational autoencoders: `vae` (fully connected) and `conv-vae` (convolutional).
+
+`vae` with its defaults is the lesson's model: 784-512-2 with a ReLU hidden layer, trained with
+RMSprop (`--set train.optimizer=rmsprop`), sampled with the log-variance convention of
+posterior.py. `conv-vae` is the lesson's assignment, the convolutional autoencoder turned into a
+VAE: conv-ae's encoder and decoder networks (either arch) with a Gaussian head in between.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from aekit.errors import AekitError
+from aekit.models.ae import mlp
+from aekit.models.base import check_image_shape, check_latent_dim
+from aekit.models.conv_ae import ARCHS, default_networks, lesson_networks
+from aekit.models.losses import check_recon_loss
+from aekit.models.posterior import DiagonalGaussian
+from aekit.models.variational import GaussianHead, VariationalAutoencoder
+
+
+def check_variational(config) -> None:
+    config.image_shape = check_image_shape(config.image_shape)
+    check_latent_dim(config.latent_dim, optional=False)
+    if not config.beta >= 0 or math.isinf(config.beta):
+        raise AekitError(f"beta must be a finite number >= 0, got {config.beta}")
+    if config.kl_warmup_steps < 0:
+        raise AekitError(f"kl_warmup_steps must be >= 0, got {config.kl_warmup_steps}")
+    check_recon_loss(config.loss)
+
+
+@dataclass
+class VAEConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
+    latent_dim: int = 2  # the lesson's 2-D latent, which can be drawn as a plane
+    hidden: tuple[int, ...] = (512,)  # the lesson's single hidden layer
+    beta: float = 1.0  # weight of the KL term: 1 is the ELBO, > 1 a beta-VAE
+    kl_warmup_steps: int = 0  # ramp beta up from 0 over this many training steps
+    loss: str = "bce"  # Bernoulli decoder (lesson); "mse" for a Gaussian one
+
+    def __post_init__(self) -> None:
+        check_variational(self)
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if not self.hidden:
+            raise AekitError("vae needs at least one hidden layer (model.hidden)")
+
+
+class VAE(VariationalAutoencoder):
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        widths = [math.prod(config.image_shape), *config.hidden]
+        self.encoder = nn.Sequential(mlp(widths), nn.ReLU())  # (B, hidden[-1])
+        self.head = GaussianHead(widths[-1], config.latent_dim)
+        self.decoder = mlp([config.latent_dim, *widths[::-1]])  # logits
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        return self.head(self.encoder(x.flatten(1)))
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z).view(z.shape[0], *self.config.image_shape)
+
+
+@dataclass
+class ConvVAEConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
+    latent_dim: int = 16
+    arch: str = "default"  # conv-ae's networks: "default" or "lesson" (16-8-8)
+    channels: tuple[int, ...] = (16, 32, 64)  # default arch: width per level
+    beta: float = 1.0  # weight of the KL term: 1 is the ELBO, > 1 a beta-VAE
+    kl_warmup_steps: int = 0  # ramp beta up from 0 over this many training steps
+    loss: str = "bce"  # Bernoulli decoder; "mse" for a Gaussian one
+
+    def __post_init__(self) -> None:
+        check_variational(self)
+        if self.arch not in ARCHS:
+            raise AekitError(f"unknown conv-vae arch {self.arch!r}; choose one of {ARCHS}")
+        self.channels = tuple(int(c) for c in self.channels)
+        if not self.channels or min(self.channels) < 1:
+            raise AekitError(f"channels must be one or more widths >= 1, got {self.channels}")
+
+
+class ConvVAE(VariationalAutoencoder):
+    def __init__(self, config: ConvVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, h, w = config.image_shape
+        if config.arch == "lesson":
+            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
+        else:
+            self.encoder, self.decoder, map_shape = default_networks(
+                c, (h, w), config.channels, None
+            )
+        self.map_shape = map_shape
+        self.head = GaussianHead(math.prod(map_shape), config.latent_dim)
+        self.up = nn.Linear(config.latent_dim, math.prod(map_shape))
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        return self.head(self.encoder(x))
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = torch.relu(self.up(z)).view(z.shape[0], *self.map_shape)
+        return self.decoder(h)
