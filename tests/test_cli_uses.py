@@ -224,3 +224,21 @@ def test_sample_from_a_vae_and_refuse_a_plain_autoencoder(run_cli, tmp_path, tin
     plain = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "2", *SMALL_AE)
     code, _, err = run_cli("sample", plain, "--out", tmp_path / "t.png")
     assert code == 2 and "no prior to sample from" in err
+
+
+def test_interpolate_and_manifold(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "vae", "conv-vae", "--latent-dim", "3", *SMALL_AE)
+    code, _, err = run_cli("interpolate", run, pngs[0], pngs[1], "--steps", "4", "--spherical",
+                           "--out", tmp_path / "i.png")  # fmt: skip
+    assert code == 0, err
+    assert read_image(tmp_path / "i.png").shape == (1, 2 + 18, 2 + 6 * 18)  # a, 4 codes, b
+    code, _, err = run_cli("manifold", run, "--size", "3", "--dims", "0,2", "--base", pngs[0],
+                           "--out", tmp_path / "m.png")  # fmt: skip
+    assert code == 0, err
+    assert read_image(tmp_path / "m.png").shape == (1, 2 + 3 * 18, 2 + 3 * 18)
+    code, _, err = run_cli("manifold", run, "--dims", "0,3", "--out", tmp_path / "x.png")
+    assert code == 2 and "0..2" in err
+    big = tmp_path / "big.png"
+    write_image(big, np.zeros((1, 20, 20), np.uint8))
+    code, _, err = run_cli("interpolate", run, pngs[0], big, "--out", tmp_path / "y.png")
+    assert code == 2 and "20x20" in err and not (tmp_path / "y.png").exists()

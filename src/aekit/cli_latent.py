@@ -134,3 +134,68 @@ def sample(
     images = loaded.model.sample(n, generator=torch.Generator().manual_seed(seed))
     save_grid(out, images.numpy())
     typer.echo(f"wrote {n} samples from the prior N(0, I) to {out}")
+
+
+@app.command()
+def interpolate(
+    run: RunDir,
+    first: Annotated[Path, typer.Argument(help="Start image (PNG or JPEG).")],
+    last: Annotated[Path, typer.Argument(help="End image.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG strip to write.")],
+    steps: Annotated[int, typer.Option(help="Decoded codes, ends included.")] = 10,
+    spherical: Annotated[bool, typer.Option(help="slerp instead of a straight line.")] = False,
+    resize: Annotated[bool, typer.Option(help="Resize the images to the model's size.")] = False,
+) -> None:
+    """Decode codes on the way from one image's code (posterior mean) to another's."""
+    import torch
+
+    from aekit.evaluation.plots import save_grid
+    from aekit.generation import decode_codes, interpolate_codes
+    from aekit.inference import embed
+
+    out = png_path(out)
+    loaded = load_autoencoder(run)
+    a, b = (read_for_model(p, loaded.model, resize)[None] for p in (first, last))
+    za, zb = (torch.from_numpy(embed(loaded.model, image)) for image in (a, b))
+    strip = decode_codes(loaded.model, interpolate_codes(za, zb, steps, spherical)).numpy()
+    save_grid(out, np.concatenate([a / 255.0, strip, b / 255.0]), ncols=steps + 2)
+    how = "spherically" if spherical else "linearly"
+    typer.echo(f"wrote {first.name}, {steps} codes {how} between, {last.name} to {out}")
+
+
+@app.command()
+def manifold(
+    run: RunDir,
+    out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
+    size: Annotated[int, typer.Option(help="Grid side.")] = 15,
+    dims: Annotated[str, typer.Option(help="Two latent dimensions, e.g. 0,1.")] = "0,1",
+    base: Annotated[
+        Path | None, typer.Option(help="Fix the other dimensions at this image's code.")
+    ] = None,
+) -> None:
+    """Decode a grid over two latent dimensions of a variational model (Gaussian quantiles)."""
+    import torch
+
+    from aekit.evaluation.plots import save_grid
+    from aekit.generation import decode_codes, manifold_codes
+    from aekit.inference import embed
+
+    out = png_path(out)
+    loaded = load_autoencoder(run)
+    if not hasattr(loaded.model, "sample"):
+        raise AekitError(
+            f"run {run} ({loaded.config.model_name}) is not variational: its codes have no "
+            "prior whose quantiles a grid could follow; use a vae or conv-vae run"
+        )
+    try:
+        i, j = (int(d) for d in dims.split(","))
+    except ValueError:
+        raise AekitError(f"--dims takes two integers like 0,1, got {dims!r}") from None
+    base_code = None
+    if base is not None:
+        base_code = torch.from_numpy(
+            embed(loaded.model, read_for_model(base, loaded.model, False)[None])
+        )
+    codes = manifold_codes(size, loaded.model.config.latent_dim, (i, j), base_code)
+    save_grid(out, decode_codes(loaded.model, codes).numpy(), ncols=size)
+    typer.echo(f"wrote a {size}x{size} manifold over latent dimensions {i} and {j} to {out}")

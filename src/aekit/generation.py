@@ -71,3 +71,47 @@ def perturb_codes(
 def decode_codes(model: torch.nn.Module, codes: torch.Tensor) -> torch.Tensor:
     model.eval()
     return model.decode(codes).float()  # (n, C, H, W) in [0, 1]
+
+
+def interpolate_codes(
+    a: torch.Tensor, b: torch.Tensor, steps: int, spherical: bool
+) -> torch.Tensor:
+    """`steps` codes from a to b (both (1, *code_shape)), ends included. Spherical interpolation
+    (slerp) keeps the norm of Gaussian codes near where the prior puts its mass; it falls back
+    to linear when the two codes point the same way."""
+    if steps < 2:
+        raise AekitError(f"--steps must be at least 2, got {steps}")
+    t = torch.linspace(0, 1, steps, dtype=torch.float64)[:, None]
+    fa, fb = a.reshape(1, -1).double(), b.reshape(1, -1).double()
+    if spherical:
+        cos = (fa @ fb.T / (fa.norm() * fb.norm()).clamp_min(1e-12)).clamp(-1, 1)
+        omega = torch.arccos(cos)
+        if float(omega) > 1e-6:
+            mixed = (torch.sin((1 - t) * omega) * fa + torch.sin(t * omega) * fb) / torch.sin(omega)
+            return mixed.float().view(steps, *a.shape[1:])
+    return ((1 - t) * fa + t * fb).float().view(steps, *a.shape[1:])
+
+
+def manifold_codes(
+    size: int, latent_dim: int, dims: tuple[int, int], base: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A size x size grid of codes: dims (i, j) run through the N(0, 1) quantiles at
+    linspace(0.05, 0.95) (equal prior mass between neighbours, as in the Keras VAE example); the
+    other dimensions stay at `base` (default: the prior mean, 0). Rows go down dim j, columns
+    across dim i."""
+    if size < 2:
+        raise AekitError(f"--size must be at least 2, got {size}")
+    i, j = dims
+    if not (0 <= i < latent_dim and 0 <= j < latent_dim) or i == j:
+        raise AekitError(
+            f"--dims must name two different latent dimensions in 0..{latent_dim - 1}, got {i},{j}"
+        )
+    q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, size))
+    codes = (
+        torch.zeros(size, size, latent_dim)
+        if base is None
+        else base.reshape(1, 1, -1).repeat(size, size, 1)
+    )
+    codes[:, :, i] = q[None, :]
+    codes[:, :, j] = q.flip(0)[:, None]  # the top row is the largest value, as on a plot
+    return codes.view(size * size, latent_dim)
