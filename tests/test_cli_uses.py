@@ -242,3 +242,14 @@ def test_interpolate_and_manifold(run_cli, tmp_path, tiny_npz, pngs):
     write_image(big, np.zeros((1, 20, 20), np.uint8))
     code, _, err = run_cli("interpolate", run, pngs[0], big, "--out", tmp_path / "y.png")
     assert code == 2 and "20x20" in err and not (tmp_path / "y.png").exists()
+
+
+def test_eval_reports_likelihoods_of_a_vae(run_cli, tmp_path, tiny_npz):
+    run = train(run_cli, tmp_path, tiny_npz, "vae", "conv-vae", "--latent-dim", "2", *SMALL_AE)
+    code, out, err = run_cli("eval", run, "--nll-samples", "64", "--limit", "16", "--json")
+    assert code == 0, err
+    likelihood = json.loads(out)["likelihood"]
+    assert likelihood["k"] == 64
+    assert 0 < likelihood["nll"] <= likelihood["neg_elbo"] + 0.5  # the tighter bound
+    code, out, _ = run_cli("eval", run, "--nll-samples", "8", "--limit", "4")
+    assert "NLL" in out and "dynamically binarized" in out and "8 importance samples" in out

@@ -176,6 +176,9 @@ def evaluate(
     split: Split = "test",
     limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    nll_samples: Annotated[
+        int, typer.Option(help="Variational models: importance-sampled NLL with K draws (0: off).")
+    ] = 0,
 ) -> None:
     """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
     from aekit.data.pairs import build_task
@@ -194,6 +197,11 @@ def evaluate(
     dataset = load_data(loaded.config, **changes)
     task = build_task(loaded.config.task)
     report = evaluate_on(loaded.model, loaded.config.model_name, dataset, split, task, limit=limit)
+    if nll_samples:
+        from aekit.evaluation.likelihood import importance_nll
+
+        images = getattr(dataset, split).images[:limit]
+        report.likelihood = importance_nll(loaded.model, images, nll_samples)
     if dataset.name != loaded.config.data.name and loaded.config.data.name:
         own = load_data(loaded.config)  # the drop is measured on the same split of its own data
         own_images = getattr(own, split).images[:limit]

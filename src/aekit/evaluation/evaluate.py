@@ -36,6 +36,7 @@ class EvalReport:
     # the drop (autoencoders are data specific) is printed beside the new numbers.
     own_dataset: str | None = None
     own_metrics: dict[str, float] | None = None
+    likelihood: dict[str, float] | None = None  # variational models: nll, neg_elbo, k (nats)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +57,12 @@ class EvalReport:
             cells = "".join(format_metric(metric, v.get(metric)).rjust(width) for v in values)
             lines.append(metric.ljust(10) + cells + f"   ({better} is better)")
         lines += [f"note: {n}" for n in self.notes]
+        if self.likelihood is not None:
+            lk = self.likelihood
+            lines.append(
+                f"log-likelihood on dynamically binarized images, {lk['k']} importance samples: "
+                f"NLL {lk['nll']:.2f} nats, -ELBO {lk['neg_elbo']:.2f} nats per image"
+            )
         if self.own_metrics is not None:
             own, here = self.own_metrics["psnr"], self.metrics["psnr"]
             lines.append(
