@@ -253,3 +253,29 @@ def test_eval_reports_likelihoods_of_a_vae(run_cli, tmp_path, tiny_npz):
     assert 0 < likelihood["nll"] <= likelihood["neg_elbo"] + 0.5  # the tighter bound
     code, out, _ = run_cli("eval", run, "--nll-samples", "8", "--limit", "4")
     assert "NLL" in out and "dynamically binarized" in out and "8 importance samples" in out
+
+
+def test_conditional_vae_samples_a_chosen_class(run_cli, tmp_path, tiny_npz):
+    run = train(run_cli, tmp_path, tiny_npz, "cvae", "cvae", "--latent-dim", "2", *SMALL_AE)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["num_classes"] == 2  # from the data's labels
+    code, _, err = run_cli("sample", run, "-n", "3", "--label", "1", "--out", tmp_path / "s.png")
+    assert code == 0, err
+    code, out, err = run_cli("eval", run, "--json", "--nll-samples", "4")
+    assert code == 0, err
+    assert json.loads(out)["likelihood"]["nll"] > 0
+    code, _, err = run_cli("embed", run, "--out", tmp_path / "e.npz")
+    assert code == 0, err
+    code, _, err = run_cli("sample", run, "--label", "5", "--out", tmp_path / "t.png")
+    assert code == 2 and "label 5 is outside the trained classes 0..1" in err
+    plain = train(run_cli, tmp_path, tiny_npz, "vae", "conv-vae", "--latent-dim", "2", *SMALL_AE)
+    code, _, err = run_cli("sample", plain, "--label", "1", "--out", tmp_path / "u.png")
+    assert code == 2 and "not conditional" in err
+
+
+def test_cvae_needs_labelled_data(run_cli, tmp_path):
+    unlabelled = tmp_path / "u.npz"
+    np.savez(unlabelled, x=np.zeros((40, 16, 16), np.uint8))
+    code, _, err = run_cli("train", "cvae", "--data", unlabelled, "--out", tmp_path / "r",
+                           "--dry-run")  # fmt: skip
+    assert code == 2 and "conditioned on labels" in err

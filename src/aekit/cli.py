@@ -154,10 +154,10 @@ def build_run_config(model: str, config_file: Path | None, flags: dict, override
 
 def describe_plan(run_config, out: Path) -> None:
     from aekit.config import to_dict
-    from aekit.runs import build_for_data, load_data
+    from aekit.runs import build_for_data, class_count, load_data
 
     dataset = load_data(run_config)
-    model, _ = build_for_data(run_config, dataset.image_shape)
+    model, _ = build_for_data(run_config, dataset.image_shape, class_count(dataset))
     params = sum(p.numel() for p in model.parameters())
     typer.echo(json.dumps(to_dict(run_config), indent=2))
     typer.echo(
@@ -201,12 +201,17 @@ def evaluate(
         from aekit.evaluation.likelihood import importance_nll
 
         images = getattr(dataset, split).images[:limit]
-        report.likelihood = importance_nll(loaded.model, images, nll_samples)
+        labels = getattr(dataset, split).labels
+        labels = None if labels is None else labels[:limit]
+        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
     if dataset.name != loaded.config.data.name and loaded.config.data.name:
         own = load_data(loaded.config)  # the drop is measured on the same split of its own data
-        own_images = getattr(own, split).images[:limit]
+        own_split = getattr(own, split)
+        own_labels = None if own_split.labels is None else own_split.labels[:limit]
         report.own_dataset = own.name
-        report.own_metrics, _ = evaluate_model(loaded.model, own_images, task)
+        report.own_metrics, _ = evaluate_model(
+            loaded.model, own_split.images[:limit], task, labels=own_labels
+        )
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
 
 

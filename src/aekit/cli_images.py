@@ -153,7 +153,7 @@ def embed(
         raise AekitError(f"--out must end in .npz, got {out}")
     loaded = load_autoencoder(run)
     _, subset = run_split(loaded, data, data_dir, split)
-    codes = run_encoder(loaded.model, subset.images, sample=sample)
+    codes = run_encoder(loaded.model, subset.images, sample=sample, labels=subset.labels)
     arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
     if subset.labels is not None:
         arrays["labels"] = subset.labels

@@ -95,7 +95,7 @@ def latent_plot(
     dataset, subset = run_split(loaded, data, data_dir, split)
     images = subset.images[:limit]
     labels = None if subset.labels is None else subset.labels[:limit]
-    codes = embed(loaded.model, images).reshape(images.shape[0], -1)
+    codes = embed(loaded.model, images, labels=labels).reshape(images.shape[0], -1)
     if codes.shape[1] == 2:
         points, axes, how = codes, ("z[0]", "z[1]"), "2-D codes"
     else:
@@ -115,6 +115,9 @@ def sample(
     out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
     n: Annotated[int, typer.Option("-n", help="How many images.")] = 64,
     seed: Seed = 0,
+    label: Annotated[
+        int | None, typer.Option(help="Conditional models: the class to draw.")
+    ] = None,
 ) -> None:
     """Decode codes drawn from a variational model's prior, N(0, I)."""
     import torch
@@ -131,7 +134,8 @@ def sample(
         )
     if n < 1:
         raise AekitError(f"-n must be at least 1, got {n}")
-    images = loaded.model.sample(n, generator=torch.Generator().manual_seed(seed))
+    y = None if label is None else torch.full((n,), label, dtype=torch.long)
+    images = loaded.model.sample(n, y, generator=torch.Generator().manual_seed(seed))
     save_grid(out, images.numpy())
     typer.echo(f"wrote {n} samples from the prior N(0, I) to {out}")
 

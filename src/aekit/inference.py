@@ -34,17 +34,31 @@ def batches(images_u8: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
         yield to_model_input(tensor[start : start + batch_size], channels_last=False)
 
 
+def labelled_batches(
+    images_u8: np.ndarray, labels: np.ndarray | None, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(x, y) batches: `batches` with the matching labels, or y = None when there are none
+    (conditional models need labels; the others ignore y)."""
+    ys = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    for i, x in enumerate(batches(images_u8, batch_size)):
+        yield x, None if ys is None else ys[i * batch_size : (i + 1) * batch_size]
+
+
 @torch.no_grad()
 def reconstruct(
-    model: torch.nn.Module, images_u8: np.ndarray, batch_size: int = 512, precision: str = "fp32"
+    model: torch.nn.Module,
+    images_u8: np.ndarray,
+    batch_size: int = 512,
+    precision: str = "fp32",
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reconstructions (N, C, H, W) float32 in [0, 1] of uint8 images (N, C, H, W)."""
     check_fits(model, images_u8)
     model.eval()
     outputs = []
-    for x in batches(images_u8, batch_size):
+    for x, y in labelled_batches(images_u8, labels, batch_size):
         with autocast(precision):
-            outputs.append(model(x).recon.float())
+            outputs.append(model(x, y).recon.float())
     return torch.cat(outputs).numpy()
 
 
@@ -55,14 +69,15 @@ def embed(
     batch_size: int = 512,
     sample: bool = False,
     generator: torch.Generator | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Codes (N, *code_shape) float32. Variational models give the posterior mean unless
     `sample` is set (then one reparameterised draw per image)."""
     check_fits(model, images_u8)
     model.eval()
     codes = []
-    for x in batches(images_u8, batch_size):
-        z = model.encode(x)
+    for x, y in labelled_batches(images_u8, labels, batch_size):
+        z = model.encode(x, y)
         if isinstance(z, DiagonalGaussian):
             z = z.sample(generator) if sample else z.mode()
         codes.append(z.float())

@@ -42,12 +42,17 @@ def load_data(config: RunConfig, **changes: Any) -> Dataset:
     )  # fmt: skip
 
 
-def build_for_data(config: RunConfig, image_shape: tuple[int, ...]):
+def build_for_data(config: RunConfig, image_shape: tuple[int, ...], num_classes: int | None = None):
     """The run's (model, task) for images of `image_shape`: the model's input is what the task
     makes of them (a low-res copy for super-resolution), and its output must be the target."""
     task = build_task(config.task)
     input_shape = task.input_shape(tuple(image_shape))
-    model = build_model(config.model_name, {**config.model, "image_shape": list(input_shape)})
+    fields = {**config.model, "image_shape": list(input_shape)}
+    if "num_classes" in fields:  # conditional models: as many classes as the data has
+        if num_classes is None:
+            raise AekitError(f"{config.model_name} is conditioned on labels; this data has none")
+        fields["num_classes"] = num_classes
+    model = build_model(config.model_name, fields)
     target = tuple(image_shape)
     if config.task.patch is not None:  # the model learns on crops; targets are crops too
         target = (target[0], config.task.patch, config.task.patch)
@@ -62,6 +67,12 @@ def build_for_data(config: RunConfig, image_shape: tuple[int, ...]):
             f"but task {config.task.name!r} needs {target}{hint}"
         )
     return model, task
+
+
+def class_count(dataset: Dataset) -> int | None:
+    if dataset.train.labels is None:
+        return None
+    return len(dataset.classes) if dataset.classes else int(dataset.train.labels.max()) + 1
 
 
 def read_run_config(run_dir: Path) -> RunConfig:
@@ -88,7 +99,7 @@ def train_run(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
     dataset = load_data(config)
-    model, task = build_for_data(config, dataset.image_shape)
+    model, task = build_for_data(config, dataset.image_shape, class_count(dataset))
     config = replace(config, model=to_dict(model.config))
     trainer = Trainer(
         model, config.train, out_dir=out, task=task, progress=progress, run_config=config

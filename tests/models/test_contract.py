@@ -14,7 +14,16 @@ TINY = {
     "sr": {"width": 8, "depth": 3},
     "vae": {"hidden": [32], "latent_dim": 4},
     "conv-vae": {"channels": [8, 16], "latent_dim": 4},
+    "cvae": {"channels": [8, 16], "latent_dim": 4, "num_classes": 3},
 }
+
+
+def labels_for(model, n: int):
+    """Labels for conditional models (None for the others, which ignore y)."""
+    classes = getattr(model.config, "num_classes", None)
+    return None if classes is None else torch.arange(n) % classes
+
+
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 27, 19)]
 
 
@@ -29,11 +38,12 @@ def test_interface_shapes(name, shape):
     model = build_model(name, {**TINY[name], "image_shape": list(shape)})
     x = torch.rand(5, *shape)
     target = torch.rand(5, *model.output_shape)
-    out = model(x)
+    y = labels_for(model, 5)
+    out = model(x, y)
     assert isinstance(out, AEOutput)
     assert out.recon.shape == target.shape
     assert float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
-    z = model.encode(x)
+    z = model.encode(x, y)
     if isinstance(z, DiagonalGaussian):  # variational: the posterior, with its mean as the code
         assert out.posterior is not None and out.posterior.mean.shape == z.mean.shape
         z = z.mode()
@@ -41,7 +51,7 @@ def test_interface_shapes(name, shape):
         assert out.posterior is None
     assert z.shape == (5, *model.code_shape)
     assert model.code_dim == (4 if name != "sr" else 8 * shape[1] * shape[2])
-    assert model.decode(z).shape == target.shape
+    assert model.decode(z, y).shape == target.shape
     result = model.loss(out, target)
     assert isinstance(result, LossOutput)
     assert result.loss.dim() == 0 and "recon" in result.parts
@@ -55,8 +65,12 @@ def test_loss_is_a_batch_mean_of_pixel_sums(name):
     model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]}).eval()
     x = torch.rand(6, 1, 8, 8)
     t = torch.rand(6, *model.output_shape)
-    whole = model.loss(model(x), t).loss
-    halves = [model.loss(model(x[i : i + 3]), t[i : i + 3]).loss for i in (0, 3)]
+    y = labels_for(model, 6)
+    whole = model.loss(model(x, y), t).loss
+    halves = [
+        model.loss(model(x[i : i + 3], None if y is None else y[i : i + 3]), t[i : i + 3]).loss
+        for i in (0, 3)
+    ]
     torch.testing.assert_close(whole, sum(halves) / 2)
     # summed over the output's pixels: far above any per-pixel mean
     assert float(whole.detach()) > 0.03 * t[0].numel()
@@ -67,7 +81,7 @@ def test_every_parameter_gets_a_gradient(name):
     torch.manual_seed(0)
     model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]})
     x = torch.rand(4, 1, 8, 8)
-    model.loss(model(x), torch.rand(4, *model.output_shape)).loss.backward()
+    model.loss(model(x, labels_for(model, 4)), torch.rand(4, *model.output_shape)).loss.backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), pname
         assert p.grad.abs().sum() > 0, pname

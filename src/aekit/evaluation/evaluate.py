@@ -16,7 +16,7 @@ import torch
 from aekit.data.pairs import Task, identity
 from aekit.evaluation.baselines import PCA
 from aekit.evaluation.metrics import METRICS, MetricMeans, image_metrics
-from aekit.inference import batches, check_fits_shape
+from aekit.inference import batches, check_fits_shape, labelled_batches
 from aekit.training.precision import autocast
 from aekit.training.trainer import derived_seed
 
@@ -102,6 +102,7 @@ def evaluate_model(
     batch_size: int = 512,
     precision: str = "fp32",
     seed: int = 0,
+    labels: np.ndarray | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Per-image metric means of the model, and of each baseline, on the same task pairs.
 
@@ -113,10 +114,10 @@ def evaluate_model(
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 4))
     ours = MetricMeans()
     theirs = {name: MetricMeans() for name in baselines or {}}
-    for x in batches(images_u8, batch_size):
+    for x, y in labelled_batches(images_u8, labels, batch_size):
         inputs, target = task(x, generator)
         with autocast(precision):
-            recon = model(inputs).recon.float()
+            recon = model(inputs, y).recon.float()
         ours.add(image_metrics(recon, target))
         for name, baseline in (baselines or {}).items():
             theirs[name].add(image_metrics(baseline(inputs), target))
@@ -181,11 +182,13 @@ def evaluate_on(
     limit: int | None = None,
 ) -> EvalReport:
     """The full report: the model on `dataset.<split>` beside the task's classical baselines."""
-    images = getattr(dataset, split).images
-    if limit is not None:
-        images = images[:limit]
+    subset = getattr(dataset, split)
+    images, labels = subset.images[:limit], subset.labels
+    labels = None if labels is None else labels[:limit]
     baselines, notes = task_baselines(model, dataset, task)
-    ours, theirs = evaluate_model(model, images, task, baselines=baselines, batch_size=batch_size)
+    ours, theirs = evaluate_model(
+        model, images, task, baselines=baselines, batch_size=batch_size, labels=labels
+    )
     code_dim = int(model.code_dim)
     n_pixels = int(np.prod(images.shape[1:]))
     if task_name(task) == "superres":

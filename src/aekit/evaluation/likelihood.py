@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from aekit.errors import AekitError
-from aekit.inference import batches, check_fits
+from aekit.inference import check_fits, labelled_batches
 
 
 def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -33,6 +33,7 @@ def importance_nll(
     batch_size: int = 64,
     chunk: int = 128,
     seed: int = 0,
+    labels: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Mean test NLL (importance-sampled with k draws) and mean -ELBO, in nats per image.
 
@@ -50,16 +51,17 @@ def importance_nll(
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     nll_sum = neg_elbo_sum = 0.0
-    for x in batches(images_u8, batch_size):
+    for x, y in labelled_batches(images_u8, labels, batch_size):
         x = torch.bernoulli(x, generator=generator)  # dynamic binarization
-        posterior = model.encode(x)
+        posterior = model.encode(x, y)
         mean, logvar = posterior.mean.float().flatten(1), posterior.logvar.float().flatten(1)
         log_weights = []
         for start in range(0, k, chunk):
             n = min(chunk, k - start)
             eps = torch.randn(n, *mean.shape, generator=generator)
             z = mean + (0.5 * logvar).exp() * eps  # (n, B, D)
-            logits = model.decode_logits(z.flatten(0, 1)).float()  # (n * B, C, H, W)
+            ys = None if y is None else y.repeat(n)  # matches z.flatten(0, 1): sample-major
+            logits = model.decode_logits(z.flatten(0, 1), ys).float()  # (n * B, C, H, W)
             target = x.repeat(n, 1, 1, 1)
             log_px_z = -F.binary_cross_entropy_with_logits(logits, target, reduction="none")
             log_px_z = log_px_z.flatten(1).sum(1).view(n, -1)  # (n, B)

@@ -17,7 +17,7 @@ from aekit.models.conv_ae import ConvAE, ConvAEConfig
 from aekit.models.outputs import AEOutput, LossOutput
 from aekit.models.posterior import DiagonalGaussian
 from aekit.models.sr import SR, SRConfig
-from aekit.models.vae import VAE, ConvVAE, ConvVAEConfig, VAEConfig
+from aekit.models.vae import CVAE, VAE, ConvVAE, ConvVAEConfig, CVAEConfig, VAEConfig
 
 MODELS: dict[str, tuple[type[Autoencoder], type]] = {
     "ae": (AE, AEConfig),
@@ -25,6 +25,7 @@ MODELS: dict[str, tuple[type[Autoencoder], type]] = {
     "sr": (SR, SRConfig),
     "vae": (VAE, VAEConfig),
     "conv-vae": (ConvVAE, ConvVAEConfig),
+    "cvae": (CVAE, CVAEConfig),
 }
 
 DESCRIPTIONS = {
@@ -33,6 +34,7 @@ DESCRIPTIONS = {
     "sr": "super-resolution x2/x4 (sub-pixel convolution; arch=lesson: the lesson's net)",
     "vae": "variational autoencoder, fully connected (the lesson's 784-512-2)",
     "conv-vae": "convolutional variational autoencoder (conv-ae's networks + a Gaussian head)",
+    "cvae": "conditional convolutional VAE: encoder and decoder see the class label",
 }
 
 

@@ -55,7 +55,8 @@ class Autoencoder(nn.Module):
         try:
             with torch.no_grad():
                 probe = torch.zeros(1, *self.config.image_shape)
-                z = self.encode(probe)
+                label = torch.zeros(1, dtype=torch.long)  # conditional models need one
+                z = self.encode(probe, label if hasattr(self.config, "num_classes") else None)
         finally:
             self.train(was_training)
         if isinstance(z, DiagonalGaussian):

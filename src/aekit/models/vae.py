@@ -105,3 +105,58 @@ class ConvVAE(VariationalAutoencoder):
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = torch.relu(self.up(z)).view(z.shape[0], *self.map_shape)
         return self.decoder(h)
+
+
+@dataclass
+class CVAEConfig:
+    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
+    num_classes: int = 10  # the CLI fills it from the data's labels
+    latent_dim: int = 8
+    arch: str = "default"  # conv-ae's networks: "default" or "lesson" (16-8-8)
+    channels: tuple[int, ...] = (16, 32, 64)  # default arch: width per level
+    beta: float = 1.0  # weight of the KL term: 1 is the ELBO, > 1 a beta-VAE
+    kl_warmup_steps: int = 0  # ramp beta up from 0 over this many training steps
+    loss: str = "bce"  # Bernoulli decoder; "mse" for a Gaussian one
+
+    def __post_init__(self) -> None:
+        ConvVAEConfig.__post_init__(self)  # the same checks: it has all of ConvVAEConfig's fields
+        if self.num_classes < 2:
+            raise AekitError(f"cvae needs num_classes >= 2, got {self.num_classes}")
+
+
+class CVAE(VariationalAutoencoder):
+    """Conditional VAE (Sohn et al. 2015, https://papers.nips.cc/paper/5775): the one-hot label
+    joins the conv features before the Gaussian head and the code before the decoder, so
+    q(z|x, y) and p(x|z, y); sampling with a label draws that class."""
+
+    def __init__(self, config: CVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, h, w = config.image_shape
+        if config.arch == "lesson":
+            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
+        else:
+            self.encoder, self.decoder, map_shape = default_networks(
+                c, (h, w), config.channels, None
+            )
+        self.map_shape = map_shape
+        self.head = GaussianHead(math.prod(map_shape) + config.num_classes, config.latent_dim)
+        self.up = nn.Linear(config.latent_dim + config.num_classes, math.prod(map_shape))
+
+    def one_hot(self, y: torch.Tensor | None) -> torch.Tensor:
+        if y is None:
+            raise AekitError("cvae is conditioned on labels: train it on labelled data")
+        y = torch.as_tensor(y)
+        bad = (y < 0) | (y >= self.config.num_classes)
+        if bool(bad.any()):
+            last = self.config.num_classes - 1
+            raise AekitError(f"label {int(y[bad][0])} is outside the trained classes 0..{last}")
+        return nn.functional.one_hot(y.long(), self.config.num_classes).float()
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        features = self.encoder(x).flatten(1)
+        return self.head(torch.cat([features, self.one_hot(y).to(features.dtype)], dim=1))
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        zy = torch.cat([z, self.one_hot(y).to(z.dtype)], dim=1)
+        return self.decoder(torch.relu(self.up(zy)).view(z.shape[0], *self.map_shape))

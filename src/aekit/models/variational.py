@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from aekit.errors import AekitError
 from aekit.models.base import Autoencoder
 from aekit.models.losses import reconstruction_loss
 from aekit.models.outputs import AEOutput, LossOutput
@@ -54,6 +55,8 @@ class VariationalAutoencoder(Autoencoder):
     ) -> torch.Tensor:
         """n images decoded from z ~ N(0, I), the prior: (n, C, H, W) in [0, 1]."""
         z = torch.randn(n, self.config.latent_dim, generator=generator)
+        if y is not None and not hasattr(self.config, "num_classes"):
+            raise AekitError(f"{type(self).__name__} is not conditional: it takes no label")
         return self.decode(z, y)
 
 
