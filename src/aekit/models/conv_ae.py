@@ -90,14 +90,8 @@ class ConvAE(Autoencoder):
     def __init__(self, config: ConvAEConfig) -> None:
         super().__init__()
         self.config = config
-        c, h, w = config.image_shape
-        if config.arch == "lesson":
-            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
-        else:
-            code_channels = None if config.latent_dim is not None else config.code_channels
-            self.encoder, self.decoder, map_shape = default_networks(
-                c, (h, w), config.channels, code_channels
-            )
+        code_channels = None if config.latent_dim is not None else config.code_channels
+        self.encoder, self.decoder, map_shape = conv_networks(config, code_channels)
         self.bottleneck = (
             Bottleneck(map_shape, config.latent_dim) if config.latent_dim is not None else None
         )
@@ -122,6 +116,17 @@ class ResizeTo(nn.Module):
         if tuple(h.shape[-2:]) == self.size:
             return h
         return F.interpolate(h, size=self.size, mode="nearest")
+
+
+def conv_networks(
+    config, code_channels: int | None = None
+) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
+    """Encoder, decoder (to logits) and code-map shape for `config.arch` ("lesson" or
+    "default") on `config.image_shape`; shared by conv-ae and the convolutional VAEs."""
+    c, h, w = config.image_shape
+    if config.arch == "lesson":
+        return lesson_networks(c, (h, w))
+    return default_networks(c, (h, w), config.channels, code_channels)
 
 
 def lesson_networks(

@@ -17,7 +17,7 @@ from torch import nn
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import check_image_shape, check_latent_dim
-from aekit.models.conv_ae import ARCHS, default_networks, lesson_networks
+from aekit.models.conv_ae import ARCHS, conv_networks
 from aekit.models.losses import check_recon_loss
 from aekit.models.posterior import DiagonalGaussian
 from aekit.models.variational import GaussianHead, VariationalAutoencoder
@@ -88,13 +88,7 @@ class ConvVAE(VariationalAutoencoder):
     def __init__(self, config: ConvVAEConfig) -> None:
         super().__init__()
         self.config = config
-        c, h, w = config.image_shape
-        if config.arch == "lesson":
-            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
-        else:
-            self.encoder, self.decoder, map_shape = default_networks(
-                c, (h, w), config.channels, None
-            )
+        self.encoder, self.decoder, map_shape = conv_networks(config)
         self.map_shape = map_shape
         self.head = GaussianHead(math.prod(map_shape), config.latent_dim)
         self.up = nn.Linear(config.latent_dim, math.prod(map_shape))
@@ -132,13 +126,7 @@ class CVAE(VariationalAutoencoder):
     def __init__(self, config: CVAEConfig) -> None:
         super().__init__()
         self.config = config
-        c, h, w = config.image_shape
-        if config.arch == "lesson":
-            self.encoder, self.decoder, map_shape = lesson_networks(c, (h, w))
-        else:
-            self.encoder, self.decoder, map_shape = default_networks(
-                c, (h, w), config.channels, None
-            )
+        self.encoder, self.decoder, map_shape = conv_networks(config)
         self.map_shape = map_shape
         self.head = GaussianHead(math.prod(map_shape) + config.num_classes, config.latent_dim)
         self.up = nn.Linear(config.latent_dim + config.num_classes, math.prod(map_shape))
