@@ -6,13 +6,12 @@ either way leaves the same run directory (training/checkpoint.py) and can be res
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aekit import __version__
-from aekit.config import RunConfig, from_dict, to_dict
+from aekit.config import RunConfig, to_dict
 from aekit.data import Dataset, load_dataset
 from aekit.data.pairs import build_task
 from aekit.errors import AekitError
@@ -75,17 +74,6 @@ def class_count(dataset: Dataset) -> int | None:
     return len(dataset.classes) if dataset.classes else int(dataset.train.labels.max()) + 1
 
 
-def read_run_config(run_dir: Path) -> RunConfig:
-    path = run_dir / ckpt.CONFIG
-    if not path.is_file():
-        raise AekitError(f"{str(run_dir)!r} is not an aekit run directory (no {ckpt.CONFIG})")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AekitError(f"{str(path)!r} is not valid JSON ({exc})") from None
-    return from_dict(RunConfig, raw, where="run")
-
-
 def train_run(
     config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
 ) -> FitResult:
@@ -93,7 +81,7 @@ def train_run(
     config.json wins, so a resumed run is the run that was started)."""
     out = Path(out_dir)
     if resume:
-        config = read_run_config(out)
+        config = ckpt.read_run_config(out)
     elif (out / ckpt.CONFIG).exists():  # checked before loading data, to fail fast
         raise AekitError(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"

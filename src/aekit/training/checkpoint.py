@@ -153,19 +153,26 @@ class Run:
     metrics: list[dict[str, Any]]
 
 
+def read_run_config(run_dir: Path):
+    """The RunConfig in a run directory's config.json, checked key by key."""
+    from aekit.config import RunConfig, from_dict
+
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise AekitError(f"{str(run_dir)!r} is not an aekit run directory (no {CONFIG})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AekitError(f"{str(path)!r} is not valid JSON ({exc})") from None
+    return from_dict(RunConfig, raw, where="run")
+
+
 def load_run(run_dir: str | os.PathLike) -> Run:
     """Rebuild a run's model from config.json + model.safetensors alone (no pickle, no code)."""
-    from aekit.config import RunConfig, from_dict  # here, to keep config free of torch imports
-    from aekit.models import build_model
+    from aekit.models import build_model  # here: models import config, which imports training
 
     path = Path(run_dir)
-    if not (path / CONFIG).is_file():
-        raise AekitError(f"{str(path)!r} is not an aekit run directory (no {CONFIG})")
-    try:
-        raw = json.loads((path / CONFIG).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AekitError(f"{str(path / CONFIG)!r} is not valid JSON ({exc})") from None
-    config = from_dict(RunConfig, raw, where="run")
+    config = read_run_config(path)
     model = build_model(config.model_name, config.model)
     weights = path / WEIGHTS
     if not weights.is_file():
