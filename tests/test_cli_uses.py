@@ -224,6 +224,8 @@ def test_sample_from_a_vae_and_refuse_a_plain_autoencoder(run_cli, tmp_path, tin
     plain = train(run_cli, tmp_path, tiny_npz, "ae", "conv-ae", "--latent-dim", "2", *SMALL_AE)
     code, _, err = run_cli("sample", plain, "--out", tmp_path / "t.png")
     assert code == 2 and "no prior to sample from" in err
+    code, _, err = run_cli("manifold", plain, "--out", tmp_path / "m.png")
+    assert code == 2 and "no prior whose quantiles" in err and "not variational" in err
 
 
 def test_interpolate_and_manifold(run_cli, tmp_path, tiny_npz, pngs):

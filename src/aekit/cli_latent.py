@@ -15,6 +15,17 @@ from aekit.errors import AekitError
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
 
 
+def load_variational(run: Path, what_for: str):
+    """A run of a variational model (one with a prior), or one line saying why not."""
+    loaded = load_autoencoder(run)
+    if not hasattr(loaded.model, "sample"):
+        raise AekitError(
+            f"run {run} ({loaded.config.model_name}) has no prior {what_for}: it is not "
+            "variational; use a vae, conv-vae or cvae run (`aekit generate` suits a plain one)"
+        )
+    return loaded
+
+
 def png_path(out: Path) -> Path:
     if out.suffix.lower() != ".png":
         raise AekitError(f"--out must be a .png file, got {out}")
@@ -123,15 +134,9 @@ def sample(
     import torch
 
     from aekit.evaluation.plots import save_grid
-    from aekit.training.checkpoint import load_run
 
     out = png_path(out)
-    loaded = load_run(run)
-    if not hasattr(loaded.model, "sample"):
-        raise AekitError(
-            f"run {run} ({loaded.config.model_name}) has no prior to sample from; "
-            "use `aekit generate` for a plain autoencoder"
-        )
+    loaded = load_variational(run, "to sample from")
     if n < 1:
         raise AekitError(f"-n must be at least 1, got {n}")
     y = None if label is None else torch.full((n,), label, dtype=torch.long)
@@ -185,12 +190,7 @@ def manifold(
     from aekit.inference import embed
 
     out = png_path(out)
-    loaded = load_autoencoder(run)
-    if not hasattr(loaded.model, "sample"):
-        raise AekitError(
-            f"run {run} ({loaded.config.model_name}) is not variational: its codes have no "
-            "prior whose quantiles a grid could follow; use a vae or conv-vae run"
-        )
+    loaded = load_variational(run, "whose quantiles a grid could follow")
     try:
         i, j = (int(d) for d in dims.split(","))
     except ValueError:

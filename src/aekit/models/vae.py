@@ -133,7 +133,10 @@ class CVAE(VariationalAutoencoder):
 
     def one_hot(self, y: torch.Tensor | None) -> torch.Tensor:
         if y is None:
-            raise AekitError("cvae is conditioned on labels: train it on labelled data")
+            raise AekitError(
+                "cvae is conditioned on labels and got none: use it on a labelled dataset "
+                "split, or `aekit sample --label`"
+            )
         y = torch.as_tensor(y)
         bad = (y < 0) | (y >= self.config.num_classes)
         if bool(bad.any()):
