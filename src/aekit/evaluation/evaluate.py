@@ -171,6 +171,15 @@ def task_baselines(
     return baselines, notes
 
 
+def compression_note(code_dim: int, n_pixels: int) -> str:
+    if code_dim >= n_pixels:
+        return f"the code ({code_dim}) is not smaller than the image ({n_pixels} pixels)"
+    return (
+        f"each image is kept as {code_dim} numbers instead of {n_pixels} pixel values "
+        f"({n_pixels / code_dim:.0f}x fewer), so every reconstruction is lossy"
+    )
+
+
 def evaluate_on(
     model: torch.nn.Module,
     model_name: str,
@@ -191,15 +200,8 @@ def evaluate_on(
     )
     code_dim = int(model.code_dim)
     n_pixels = int(np.prod(images.shape[1:]))
-    if task_name(task) == "superres":
-        pass  # the code of an upscaler is a feature map; compression is not the point
-    elif code_dim >= n_pixels:
-        notes.append(f"the code ({code_dim}) is not smaller than the image ({n_pixels} pixels)")
-    else:
-        notes.append(
-            f"each image is kept as {code_dim} numbers instead of {n_pixels} pixel values "
-            f"({n_pixels / code_dim:.0f}x fewer), so every reconstruction is lossy"
-        )
+    if task_name(task) != "superres":  # an upscaler's code is a feature map, not a compression
+        notes.append(compression_note(code_dim, n_pixels))
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(images.shape[0]),
         code_dim=code_dim, metrics=ours, baselines=theirs, notes=notes, task=task_name(task),
