@@ -102,18 +102,15 @@ class ConvVAE(VariationalAutoencoder):
 
 
 @dataclass
-class CVAEConfig:
-    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
+class CVAEConfig(ConvVAEConfig):
+    """conv-vae's settings plus the number of classes (config data, not model behaviour,
+    is what is shared here)."""
+
+    latent_dim: int = 8  # the label carries the class, so the code needs fewer numbers
     num_classes: int = 10  # the CLI fills it from the data's labels
-    latent_dim: int = 8
-    arch: str = "default"  # conv-ae's networks: "default" or "lesson" (16-8-8)
-    channels: tuple[int, ...] = (16, 32, 64)  # default arch: width per level
-    beta: float = 1.0  # weight of the KL term: 1 is the ELBO, > 1 a beta-VAE
-    kl_warmup_steps: int = 0  # ramp beta up from 0 over this many training steps
-    loss: str = "bce"  # Bernoulli decoder; "mse" for a Gaussian one
 
     def __post_init__(self) -> None:
-        ConvVAEConfig.__post_init__(self)  # the same checks: it has all of ConvVAEConfig's fields
+        super().__post_init__()
         if self.num_classes < 2:
             raise AekitError(f"cvae needs num_classes >= 2, got {self.num_classes}")
 
