@@ -43,8 +43,10 @@ def test_importance_sampling_converges_to_the_exact_likelihood():
 
 def test_refusals():
     images = np.zeros((2, 1, 8, 8), np.uint8)
-    with pytest.raises(AekitError, match="variational model"):
+    with pytest.raises(AekitError, match="posterior"):
         importance_nll(build_model("conv-ae", image_shape=[1, 8, 8]), images)
+    with pytest.raises(AekitError, match="AAE has none"):  # a prior, but no q(z|x)
+        importance_nll(build_model("aae", image_shape=[1, 8, 8]), images)
     mse = build_model("vae", image_shape=[1, 8, 8], loss="mse")
     with pytest.raises(AekitError, match="Bernoulli decoder"):
         importance_nll(mse, images)

@@ -18,6 +18,7 @@ from aekit.training.trainer import Trainer, batch_order, lr_at
 from tests.conftest import shapes_images
 
 TINY_CONV = {"channels": [8, 16], "latent_dim": 8, "image_shape": [1, 16, 16]}
+TINY = {"conv-ae": TINY_CONV, "aae": {**TINY_CONV, "disc_hidden": [16]}}
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,9 @@ def data():
     return ImageSet(images[:320], labels[:320]), ImageSet(images[320:], labels[320:])
 
 
-def make(config: TrainConfig, out_dir=None, task=None, seed: int = 0):
+def make(config: TrainConfig, out_dir=None, task=None, seed: int = 0, model_name="conv-ae"):
     torch.manual_seed(seed)
-    model = build_model("conv-ae", TINY_CONV)
+    model = build_model(model_name, TINY[model_name])
     kwargs = {} if task is None else {"task": task}
     return Trainer(model, config, out_dir=out_dir, progress=False, **kwargs)
 
@@ -93,23 +94,26 @@ class InterruptAt:
         return x, x
 
 
+# aae: a model with three optimizers and prior draws from the global RNG in every step.
+@pytest.mark.parametrize("model_name", ["conv-ae", "aae"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 # The task also runs once per validation pass, so calls 1-10 are epoch 1's steps, 11 validates.
 # 3: mid-epoch; 10: the last step, before validation; 17: epoch 2 step 6.
 @pytest.mark.parametrize("stop_at, epochs_done", [(3, 0), (10, 0), (17, 1)])
 def test_ctrl_c_then_resume_is_bitwise_the_uninterrupted_run(
-    data, tmp_path, precision, stop_at, epochs_done
+    data, tmp_path, precision, stop_at, epochs_done, model_name
 ):
     train, val = data
     config = TrainConfig(epochs=3, batch_size=32, precision=precision)
-    straight = make(config, tmp_path / "straight")
+    straight = make(config, tmp_path / "straight", model_name=model_name)
     straight_result = straight.fit(train, val)
 
-    first = make(config, tmp_path / "split", task=InterruptAt(stop_at))
+    first = make(config, tmp_path / "split", task=InterruptAt(stop_at), model_name=model_name)
     partial = first.fit(train, val)
     assert partial.interrupted
     assert len(partial.history) == epochs_done
-    resumed = make(config, tmp_path / "split", seed=123)  # fresh init, overwritten by resume
+    # a fresh init, overwritten by the resume
+    resumed = make(config, tmp_path / "split", seed=123, model_name=model_name)
     result = resumed.fit(train, val, resume=True)
 
     assert not result.interrupted
@@ -122,17 +126,31 @@ def test_ctrl_c_then_resume_is_bitwise_the_uninterrupted_run(
     assert_same_weights(saved, ckpt.load_tensors(tmp_path / "straight" / ckpt.WEIGHTS)[0])
 
 
-def test_optimizer_state_round_trips(data, tmp_path):
+@pytest.mark.parametrize("model_name", ["conv-ae", "aae"])
+def test_optimizer_state_round_trips(data, tmp_path, model_name):
     train, val = data
-    trainer = make(TrainConfig(epochs=1, batch_size=64), tmp_path)
+    trainer = make(TrainConfig(epochs=1, batch_size=64), tmp_path, model_name=model_name)
     trainer.fit(train, val)
-    fresh = make(TrainConfig(epochs=1, batch_size=64), tmp_path)
+    fresh = make(TrainConfig(epochs=1, batch_size=64), tmp_path, model_name=model_name)
     fresh._start_state(resume=True)
-    before, after = trainer.optimizer.state_dict(), fresh.optimizer.state_dict()
-    assert before["param_groups"] == after["param_groups"]
-    for index, slots in before["state"].items():
-        for name, value in slots.items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(after["state"][index][name]))
+    assert trainer.optimizers.keys() == fresh.optimizers.keys()
+    for name, optimizer in trainer.optimizers.items():
+        before, after = optimizer.state_dict(), fresh.optimizers[name].state_dict()
+        assert before["param_groups"] == after["param_groups"]
+        assert before["state"].keys() == after["state"].keys()
+        for index, slots in before["state"].items():
+            for slot, value in slots.items():
+                assert torch.equal(
+                    torch.as_tensor(value), torch.as_tensor(after["state"][index][slot])
+                )
+
+
+def test_a_checkpoint_of_another_model_is_refused_on_resume(data, tmp_path):
+    train, val = data
+    make(TrainConfig(epochs=1, batch_size=64), tmp_path, model_name="aae").fit(train, val)
+    other = make(TrainConfig(epochs=2, batch_size=64), tmp_path)
+    with pytest.raises(AekitError, match="does not fit the model|belongs to another model"):
+        other.fit(train, val, resume=True)
 
 
 def test_loss_that_turns_nan_stops_with_the_last_good_checkpoint(data, tmp_path):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from aekit.errors import AekitError
 from aekit.inference import check_fits, labelled_batches
+from aekit.models.variational import VariationalAutoencoder
 
 
 def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -39,8 +40,11 @@ def importance_nll(
 
     Memory stays bounded: at most `batch_size * chunk` images are decoded at once.
     """
-    if not hasattr(model, "sample"):
-        raise AekitError("likelihoods need a variational model (vae, conv-vae)")
+    if not isinstance(model, VariationalAutoencoder):
+        raise AekitError(
+            "likelihoods need a model with a posterior q(z|x) (vae, conv-vae, cvae); "
+            f"{type(model).__name__} has none"
+        )
     if model.config.loss != "bce":
         raise AekitError(
             f"likelihoods here need a Bernoulli decoder (loss bce), not {model.config.loss!r}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from aekit.config import from_dict
 from aekit.errors import AekitError
+from aekit.models.aae import AAE, AAEConfig
 from aekit.models.ae import AE, AEConfig
 from aekit.models.base import Autoencoder
 from aekit.models.conv_ae import ConvAE, ConvAEConfig
@@ -26,6 +27,7 @@ MODELS: dict[str, tuple[type[Autoencoder], type]] = {
     "vae": (VAE, VAEConfig),
     "conv-vae": (ConvVAE, ConvVAEConfig),
     "cvae": (CVAE, CVAEConfig),
+    "aae": (AAE, AAEConfig),
 }
 
 DESCRIPTIONS = {
@@ -35,7 +37,30 @@ DESCRIPTIONS = {
     "vae": "variational autoencoder, fully connected (the lesson's 784-512-2)",
     "conv-vae": "convolutional variational autoencoder (conv-ae's networks + a Gaussian head)",
     "cvae": "conditional convolutional VAE: encoder and decoder see the class label",
+    "aae": "adversarial autoencoder: a discriminator matches the codes to N(0, I)",
 }
+
+# Named bundles of dotted settings (`aekit train MODEL --preset NAME`), applied over the defaults
+# and under everything the user gives. "lesson" reproduces the lesson's training recipe.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "conv-ae": {"lesson": {"model.arch": "lesson"}},
+    "vae": {
+        "lesson": {
+            "model.latent_dim": 2, "model.hidden": [512], "train.optimizer": "rmsprop",
+            "train.lr": 1e-3, "train.schedule": "constant", "train.batch_size": 100,
+            "train.epochs": 50,
+        },
+    },
+}  # fmt: skip
+
+
+def preset(model: str, name: str) -> dict[str, Any]:
+    """The dotted settings of `model`'s preset `name`, or one line naming the presets there are."""
+    known = PRESETS.get(model, {})
+    if name not in known:
+        choices = ", ".join(known) or "none"
+        raise AekitError(f"model {model!r} has no preset {name!r} (its presets: {choices})")
+    return known[name]
 
 
 def model_entry(name: str) -> tuple[type[Autoencoder], type]:
@@ -82,8 +107,10 @@ __all__ = [
     "DiagonalGaussian",
     "LossOutput",
     "MODELS",
+    "PRESETS",
     "build_model",
     "config_fields",
     "model_entry",
+    "preset",
     "registered_name",
 ]

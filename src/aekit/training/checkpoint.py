@@ -60,28 +60,48 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, meta
 
 
-def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Split an optimizer's state_dict into tensors (for safetensors) and plain JSON data."""
-    state = optimizer.state_dict()
+def optimizers_state(
+    optimizers: dict[str, torch.optim.Optimizer],
+) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """Split each named optimizer's state_dict into tensors (`optim.<name>.<param>.<slot>`, for
+    safetensors) and plain JSON data (its param groups and scalar slots)."""
     tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, slots in state["state"].items():
-        for name, value in slots.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{index}.{name}"] = value
-            else:
-                scalars.setdefault(str(index), {})[name] = value
-    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+    meta: dict[str, dict] = {}
+    for opt_name, optimizer in optimizers.items():
+        state = optimizer.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for index, slots in state["state"].items():
+            for name, value in slots.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"optim.{opt_name}.{index}.{name}"] = value
+                else:
+                    scalars.setdefault(str(index), {})[name] = value
+        meta[opt_name] = {"param_groups": state["param_groups"], "scalars": scalars}
+    return tensors, meta
+
+
+def restore_optimizers(
+    optimizers: dict[str, torch.optim.Optimizer], tensors: dict[str, torch.Tensor], meta: dict
+) -> None:
+    if set(meta) != set(optimizers):
+        raise AekitError(
+            f"the checkpoint has optimizers {sorted(meta)}, the model trains with "
+            f"{sorted(optimizers)}: it belongs to another model"
+        )
+    for opt_name, optimizer in optimizers.items():
+        prefix = f"optim.{opt_name}."
+        mine = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        restore_optimizer(optimizer, mine, meta[opt_name])
 
 
 def restore_optimizer(
     optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
 ) -> None:
+    """Load one optimizer from its `<param>.<slot>` tensors and JSON meta."""
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
     for index, slots in meta["scalars"].items():
         state.setdefault(int(index), {}).update(slots)
     groups = [

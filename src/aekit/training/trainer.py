@@ -40,6 +40,7 @@ from aekit.models import registered_name
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
 from aekit.training.precision import autocast, resolve_precision, to_model_input
+from aekit.training.steps import StepContext, batch_losses, build_optimizers, training_step
 
 # Called after each epoch with its metrics row (which it may extend) and the model, in eval
 # mode; used by benchmarks to score test data mid-run. A callback must not draw from torch's
@@ -65,17 +66,6 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
-def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-
-
 class Accumulator:
     """Sums of per-batch means weighted by batch size; `means()` is the one reduction point."""
 
@@ -90,11 +80,6 @@ class Accumulator:
 
     def means(self) -> dict[str, float]:
         return {k: v / max(self.count, 1) for k, v in self.sums.items()}
-
-
-def batch_losses(model, out, target) -> dict[str, torch.Tensor]:
-    result = model.loss(out, target)
-    return {"loss": result.loss, **result.parts}
 
 
 @torch.no_grad()
@@ -183,7 +168,15 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.run_config = run_config
         self.precision = resolve_precision(config.precision)
-        self.optimizer = build_optimizer(model, config)
+        # One optimizer unless the model declares several groups (steps.py); each group's lr is
+        # the schedule's lr times the group's scale.
+        self.optimizers, self.lr_scales = build_optimizers(model, config)
+        self.step_context = StepContext(self.optimizers, self.precision, config.grad_clip)
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first (for most models the only) optimizer."""
+        return next(iter(self.optimizers.values()))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -305,17 +298,10 @@ class Trainer:
         y = labels[index] if labels is not None else None
         inputs, target = self.task(x, task_gen)
         lr = lr_at(global_step, total_steps, cfg)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        with autocast(self.precision):
-            out = self.model(inputs, y)
-        losses = batch_losses(self.model, out, target)  # fp32, outside autocast
-        self.optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        return {k: v.detach() for k, v in losses.items()}
+        for name, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = lr * self.lr_scales[name]
+        return training_step(self.model, inputs, target, y, self.step_context)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -349,7 +335,7 @@ class Trainer:
         tensors, meta = ckpt.load_tensors(path)
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         ckpt.match_weights(self.model, weights, path)
-        ckpt.restore_optimizer(self.optimizer, tensors, meta["optimizer"])
+        ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
         return {
             **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
             "since_best": meta["since_best"],
@@ -359,14 +345,14 @@ class Trainer:
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
         if self.out_dir is None:
             return
-        optim_tensors, optim_meta = ckpt.optimizer_state(self.optimizer)
+        optim_tensors, optim_meta = ckpt.optimizers_state(self.optimizers)
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update(optim_tensors)
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.task"] = task_gen.get_state()
         meta = {
             "position": position, "history": history, "best": state["best"],
-            "since_best": state["since_best"], "optimizer": optim_meta,
+            "since_best": state["since_best"], "optimizers": optim_meta,
             "precision": self.precision,
         }  # fmt: skip
         ckpt.save_tensors_atomic(self.out_dir / ckpt.CHECKPOINT, tensors, meta)
