@@ -118,6 +118,9 @@ def test_dry_run_writes_nothing(tmp_path, tiny_npz, run_cli):
         (["train", "conv-ae", "--data", "imagenet"], "imagenet"),
         (["train", "conv-ae", "--precision", "fp16"], "precision must be one of"),
         (["train"], "name a model"),
+        (["train", "conv-vae", "--beta", "-1"], "beta must be a finite number >= 0"),
+        (["train", "conv-ae", "--beta", "2"], "model 'conv-ae' has no option 'beta'"),
+        (["train", "vae", "--preset", "huge"], "model 'vae' has no preset 'huge'"),
         (["eval", "."], "not an aekit run directory"),
         (["embed", ".", "--out", "x.txt"], "must end in .npz"),
     ],
@@ -148,6 +151,18 @@ def test_config_file_and_set_precedence(tmp_path, tiny_npz, run_cli):
     assert plan["train"]["epochs"] == 5  # the flag beats the file
     assert plan["train"]["lr"] == 0.5  # --set beats both
     assert plan["model"]["latent_dim"] == 3  # the file beats the default
+
+
+def test_lesson_preset_sits_under_the_users_own_settings(tmp_path, tiny_npz, run_cli):
+    code, out, err = run_cli(
+        "train", "vae", "--preset", "lesson", "--data", tiny_npz, "--epochs", "3",
+        "--beta", "0.5", "--out", tmp_path / "r", "--dry-run",
+    )  # fmt: skip
+    assert code == 0, err
+    plan = json.loads(out[: out.index("dry run:")])
+    assert plan["train"]["optimizer"] == "rmsprop" and plan["train"]["batch_size"] == 100
+    assert plan["model"]["hidden"] == [512] and plan["model"]["latent_dim"] == 2
+    assert plan["train"]["epochs"] == 3 and plan["model"]["beta"] == 0.5  # flags win
 
 
 def test_models_and_datasets_listings(run_cli):

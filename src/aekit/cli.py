@@ -56,6 +56,10 @@ def train(
     data_dir: DataDir = None,
     latent_dim: Annotated[int | None, typer.Option(help="Code size (model.latent_dim).")] = None,
     arch: Annotated[str | None, typer.Option(help="Architecture preset (model.arch).")] = None,
+    beta: Annotated[float | None, typer.Option(help="Variational models: KL weight.")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Named settings, e.g. `vae --preset lesson`.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="train.epochs")] = None,
     batch_size: Annotated[int | None, typer.Option(help="train.batch_size")] = None,
     lr: Annotated[float | None, typer.Option(help="train.lr")] = None,
@@ -84,14 +88,15 @@ def train(
 
     flags = {
         "data.name": data, "data.data_dir": None if data_dir is None else str(data_dir),
-        "model.latent_dim": latent_dim, "model.arch": arch, "train.epochs": epochs,
+        "model.latent_dim": latent_dim, "model.arch": arch, "model.beta": beta,
+        "train.epochs": epochs,
         "train.batch_size": batch_size, "train.lr": lr, "train.precision": precision,
         "data.limit": limit, "train.seed": seed, "task.name": task, "task.noise": noise,
         "task.scale": scale, "model.scale": scale,
     }  # fmt: skip
     given = {k: v for k, v in flags.items() if v is not None}
     if resume:
-        if model is not None or given or config is not None or overrides:
+        if model is not None or given or config is not None or overrides or preset:
             raise AekitError(
                 "--resume continues a run exactly as it was configured; give only --out "
                 "(and progress flags)"
@@ -100,7 +105,7 @@ def train(
     else:
         if model is None:
             raise AekitError("name a model to train, e.g. `aekit train conv-ae` (see aekit models)")
-        run_config = build_run_config(model, config, given, overrides or [])
+        run_config = build_run_config(model, config, given, overrides or [], preset)
     if dry_run:
         describe_plan(run_config, out)
         return
@@ -120,8 +125,15 @@ def train(
     )
 
 
-def build_run_config(model: str, config_file: Path | None, flags: dict, overrides: list[str]):
-    """Defaults, then the config file, then explicit flags, then --set: later wins."""
+def build_run_config(
+    model: str,
+    config_file: Path | None,
+    flags: dict,
+    overrides: list[str],
+    preset_name: str | None = None,
+):
+    """Defaults, then the preset, then the config file, then explicit flags, then --set: later
+    wins."""
     from aekit.config import (
         RunConfig,
         apply_overrides,
@@ -133,6 +145,11 @@ def build_run_config(model: str, config_file: Path | None, flags: dict, override
     from aekit.runs import default_run_config
 
     base = to_dict(default_run_config(model))
+    if preset_name is not None:
+        from aekit.models import preset
+
+        settings = [f"{k}={json.dumps(v)}" for k, v in preset(model, preset_name).items()]
+        base = apply_overrides(base, settings)
     if config_file is not None:
         from_file = load_config_file(config_file)
         if from_file.get("model_name", model) != model:
