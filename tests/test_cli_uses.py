@@ -275,6 +275,47 @@ def test_conditional_vae_samples_a_chosen_class(run_cli, tmp_path, tiny_npz):
     assert code == 2 and "not conditional" in err
 
 
+def test_file_commands_take_the_class_of_a_conditional_model(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "cvae", "cvae", "--latent-dim", "2", *SMALL_AE)
+    a, b = pngs[0], pngs[1]
+    commands = [
+        ("reconstruct", run, a, "--out", tmp_path / "rec"),
+        ("interpolate", run, a, b, "--steps", "3", "--out", tmp_path / "i.png"),
+        ("perturb", run, a, "-n", "2", "--out", tmp_path / "p.png"),
+        ("manifold", run, "--size", "2", "--out", tmp_path / "m.png"),
+        ("generate", run, "-n", "2", "--out", tmp_path / "g.png"),
+    ]
+    for command in commands:
+        code, _, err = run_cli(*command)
+        assert code == 2 and "give --label 0..1" in err, command
+        assert not command[command.index("--out") + 1].exists()
+        code, _, err = run_cli(*command, "--label", "1")
+        assert code == 0, (command, err)
+    code, _, err = run_cli(*commands[0], "--label", "2")
+    assert code == 2 and "--label 2 is outside the trained classes 0..1" in err
+    plain = train(run_cli, tmp_path, tiny_npz, "plain", "conv-ae", "--latent-dim", "2", *SMALL_AE)
+    code, _, err = run_cli("reconstruct", plain, a, "--out", tmp_path / "x", "--label", "0")
+    assert code == 2 and "not conditional" in err and not (tmp_path / "x").exists()
+
+
+def test_adversarial_autoencoder_trains_samples_and_shows_its_discriminator(
+    run_cli, tmp_path, tiny_npz
+):
+    out = tmp_path / "aae"
+    code, _, err = run_cli("train", "aae", "--data", tiny_npz, "--out", out, "--latent-dim", "2",
+                           "--epochs", "2", "--batch-size", "32", *SMALL_AE)  # fmt: skip
+    assert code == 0, err
+    assert "disc_acc" in err  # the per-epoch line shows the discriminator's accuracy
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert 0 <= rows[-1]["train_disc_acc"] <= 1 and rows[-1]["train_gen"] > 0
+    code, _, err = run_cli("sample", out, "-n", "4", "--out", tmp_path / "s.png")
+    assert code == 0, err
+    code, _, err = run_cli("manifold", out, "--size", "3", "--out", tmp_path / "m.png")
+    assert code == 0, err
+    code, _, err = run_cli("eval", out, "--nll-samples", "4")
+    assert code == 2 and "posterior" in err
+
+
 def test_cvae_needs_labelled_data(run_cli, tmp_path):
     unlabelled = tmp_path / "u.npz"
     np.savez(unlabelled, x=np.zeros((40, 16, 16), np.uint8))

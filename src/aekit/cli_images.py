@@ -20,9 +20,30 @@ OutDir = Annotated[Path, typer.Option("--out", help="Directory for the output PN
 Resize = Annotated[
     bool, typer.Option(help="Resize inputs to the model's input size instead of refusing.")
 ]
+Label = Annotated[
+    int | None, typer.Option(help="Conditional models (cvae): the class of the images.")
+]
 
 
-def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: str | None) -> None:
+def label_array(model: Any, label: int | None, n: int) -> np.ndarray | None:
+    """n copies of `label` for a conditional model, None for the others; one line when a label
+    is missing, out of range, or given to a model that takes none."""
+    classes = getattr(model.config, "num_classes", None)
+    name = type(model).__name__
+    if classes is None:
+        if label is not None:
+            raise AekitError(f"--label: this {name} is not conditional, it takes no label")
+        return None
+    if label is None:
+        raise AekitError(f"this {name} is conditioned on the class: give --label 0..{classes - 1}")
+    if not 0 <= label < classes:
+        raise AekitError(f"--label {label} is outside the trained classes 0..{classes - 1}")
+    return np.full(n, label, dtype=np.int64)
+
+
+def apply_to_files(
+    run: Path, files: list[Path], out: Path, resize: bool, task: str | None, label: int | None
+) -> None:
     """Run a model over image files, writing out/<stem>.png for each; `task` (if given) is the
     training task the command needs (denoise needs a denoiser, upscale an upscaler)."""
     from aekit.data import write_image
@@ -43,8 +64,9 @@ def apply_to_files(run: Path, files: list[Path], out: Path, resize: bool, task: 
         raise AekitError(f"--out would overwrite the input {first}; choose another --out")
     if len(set(targets)) != len(targets):
         raise AekitError("two inputs share a file name; their outputs would overwrite each other")
+    labels = label_array(loaded.model, label, len(files))
     images = [read_for_model(f, loaded.model, resize) for f in files]  # all checked first
-    outputs = run_model(loaded.model, np.stack(images))
+    outputs = run_model(loaded.model, np.stack(images), labels=labels)
     out.mkdir(parents=True, exist_ok=True)
     for target, image in zip(targets, outputs, strict=True):
         write_image(target, image)
@@ -74,15 +96,19 @@ def read_for_model(path: Path, model: Any, resize: bool) -> np.ndarray:
 
 
 @app.command()
-def reconstruct(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+def reconstruct(
+    run: RunDir, files: Files, out: OutDir, resize: Resize = False, label: Label = None
+) -> None:
     """Pass image files through a trained model (written as PNG into --out)."""
-    apply_to_files(run, files, out, resize, task=None)
+    apply_to_files(run, files, out, resize, task=None, label=label)
 
 
 @app.command()
-def denoise(run: RunDir, files: Files, out: OutDir, resize: Resize = False) -> None:
+def denoise(
+    run: RunDir, files: Files, out: OutDir, resize: Resize = False, label: Label = None
+) -> None:
     """Denoise image files with a model trained with --task denoise."""
-    apply_to_files(run, files, out, resize, task="denoise")
+    apply_to_files(run, files, out, resize, task="denoise", label=label)
 
 
 @app.command()
@@ -99,12 +125,13 @@ def upscale(
         ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of --random-inputs.")] = 0,
+    label: Label = None,
 ) -> None:
     """Upscale image files x2 or x4 with a model trained with --task superres."""
     if random_inputs:
         upscale_noise(run, out, random_inputs, seed)
     elif files:
-        apply_to_files(run, files, out, resize, task="superres")
+        apply_to_files(run, files, out, resize, task="superres", label=label)
     else:
         raise AekitError("give image files to upscale, or --random-inputs N")
 

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from aekit.cli import DataDir, OtherData, RunDir, Split, app
-from aekit.cli_images import load_autoencoder, read_for_model, run_split
+from aekit.cli_images import Label, label_array, load_autoencoder, read_for_model, run_split
 from aekit.errors import AekitError
 
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
@@ -39,6 +39,7 @@ def generate(
     n: Annotated[int, typer.Option("-n", help="How many images.")] = 16,
     seed: Seed = 0,
     data_dir: DataDir = None,
+    label: Label = None,
 ) -> None:
     """Decode random codes drawn from a Gaussian fitted to the training codes."""
     import torch
@@ -48,10 +49,11 @@ def generate(
 
     out = png_path(out)
     loaded = load_autoencoder(run)
+    labels = label_array(loaded.model, label, n)
     _, train = run_split(loaded, None, data_dir, "train")
-    dist = fit_codes(loaded.model, train.images)
+    dist = fit_codes(loaded.model, train.images, labels=train.labels)
     codes = sample_codes(dist, n, torch.Generator().manual_seed(seed))
-    save_grid(out, decode_codes(loaded.model, codes).numpy())
+    save_grid(out, decode_codes(loaded.model, codes, labels).numpy())
     typer.echo(f"wrote {n} generated images to {out} (codes ~ N(mean, cov) of training codes)")
 
 
@@ -67,6 +69,7 @@ def perturb(
     seed: Seed = 0,
     resize: Annotated[bool, typer.Option(help="Resize the image to the model's size.")] = False,
     data_dir: DataDir = None,
+    label: Label = None,
 ) -> None:
     """Encode an image, add noise to its code and decode: input, reconstruction, n variations."""
     import torch
@@ -77,12 +80,15 @@ def perturb(
 
     out = png_path(out)
     loaded = load_autoencoder(run)
+    labels = label_array(loaded.model, label, n)
+    one = None if labels is None else labels[:1]
     picture = read_for_model(image, loaded.model, resize)[None]
-    dist = fit_codes(loaded.model, run_split(loaded, None, data_dir, "train")[1].images)
-    code = torch.from_numpy(embed(loaded.model, picture))
+    train = run_split(loaded, None, data_dir, "train")[1]
+    dist = fit_codes(loaded.model, train.images, labels=train.labels)
+    code = torch.from_numpy(embed(loaded.model, picture, labels=one))
     codes = perturb_codes(code, dist, sigma, n, torch.Generator().manual_seed(seed))
-    strip = [picture / 255.0, reconstruct(loaded.model, picture)]
-    strip.append(decode_codes(loaded.model, codes).numpy())
+    strip = [picture / 255.0, reconstruct(loaded.model, picture, labels=one)]
+    strip.append(decode_codes(loaded.model, codes, labels).numpy())
     save_grid(out, np.concatenate(strip), ncols=n + 2)
     typer.echo(f"wrote input, reconstruction and {n} decodings at sigma {sigma} to {out}")
 
@@ -126,9 +132,7 @@ def sample(
     out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
     n: Annotated[int, typer.Option("-n", help="How many images.")] = 64,
     seed: Seed = 0,
-    label: Annotated[
-        int | None, typer.Option(help="Conditional models: the class to draw.")
-    ] = None,
+    label: Label = None,
 ) -> None:
     """Decode codes drawn from a variational model's prior, N(0, I)."""
     import torch
@@ -139,7 +143,8 @@ def sample(
     loaded = load_variational(run, "to sample from")
     if n < 1:
         raise AekitError(f"-n must be at least 1, got {n}")
-    y = None if label is None else torch.full((n,), label, dtype=torch.long)
+    labels = label_array(loaded.model, label, n)
+    y = None if labels is None else torch.from_numpy(labels)
     images = loaded.model.sample(n, y, generator=torch.Generator().manual_seed(seed))
     save_grid(out, images.numpy())
     typer.echo(f"wrote {n} samples from the prior N(0, I) to {out}")
@@ -154,6 +159,7 @@ def interpolate(
     steps: Annotated[int, typer.Option(help="Decoded codes, ends included.")] = 10,
     spherical: Annotated[bool, typer.Option(help="slerp instead of a straight line.")] = False,
     resize: Annotated[bool, typer.Option(help="Resize the images to the model's size.")] = False,
+    label: Label = None,
 ) -> None:
     """Decode codes on the way from one image's code (posterior mean) to another's."""
     import torch
@@ -164,9 +170,12 @@ def interpolate(
 
     out = png_path(out)
     loaded = load_autoencoder(run)
+    labels = label_array(loaded.model, label, steps)
+    one = None if labels is None else labels[:1]
     a, b = (read_for_model(p, loaded.model, resize)[None] for p in (first, last))
-    za, zb = (torch.from_numpy(embed(loaded.model, image)) for image in (a, b))
-    strip = decode_codes(loaded.model, interpolate_codes(za, zb, steps, spherical)).numpy()
+    za, zb = (torch.from_numpy(embed(loaded.model, image, labels=one)) for image in (a, b))
+    codes = interpolate_codes(za, zb, steps, spherical)
+    strip = decode_codes(loaded.model, codes, labels).numpy()
     save_grid(out, np.concatenate([a / 255.0, strip, b / 255.0]), ncols=steps + 2)
     how = "spherically" if spherical else "linearly"
     typer.echo(f"wrote {first.name}, {steps} codes {how} between, {last.name} to {out}")
@@ -181,6 +190,7 @@ def manifold(
     base: Annotated[
         Path | None, typer.Option(help="Fix the other dimensions at this image's code.")
     ] = None,
+    label: Label = None,
 ) -> None:
     """Decode a grid over two latent dimensions of a variational model (Gaussian quantiles)."""
     import torch
@@ -195,11 +205,12 @@ def manifold(
         i, j = (int(d) for d in dims.split(","))
     except ValueError:
         raise AekitError(f"--dims takes two integers like 0,1, got {dims!r}") from None
+    labels = label_array(loaded.model, label, size * size)
     base_code = None
     if base is not None:
-        base_code = torch.from_numpy(
-            embed(loaded.model, read_for_model(base, loaded.model, False)[None])
-        )
+        picture = read_for_model(base, loaded.model, False)[None]
+        one = None if labels is None else labels[:1]
+        base_code = torch.from_numpy(embed(loaded.model, picture, labels=one))
     codes = manifold_codes(size, loaded.model.config.latent_dim, (i, j), base_code)
-    save_grid(out, decode_codes(loaded.model, codes).numpy(), ncols=size)
+    save_grid(out, decode_codes(loaded.model, codes, labels).numpy(), ncols=size)
     typer.echo(f"wrote a {size}x{size} manifold over latent dimensions {i} and {j} to {out}")

@@ -30,12 +30,15 @@ class CodeDistribution:
 
 
 def fit_codes(
-    model: torch.nn.Module, images_u8: np.ndarray, limit: int = 10_000
+    model: torch.nn.Module,
+    images_u8: np.ndarray,
+    limit: int = 10_000,
+    labels: np.ndarray | None = None,
 ) -> CodeDistribution:
     """Mean and covariance of the training codes (float64, so a 2-D or 128-D fit is exact)."""
     if images_u8.shape[0] < 2:
         raise AekitError("fitting a code distribution needs at least 2 training images")
-    codes = embed(model, images_u8[:limit])
+    codes = embed(model, images_u8[:limit], labels=None if labels is None else labels[:limit])
     flat = torch.from_numpy(codes.reshape(codes.shape[0], -1)).double()
     mean = flat.mean(0)
     centred = flat - mean
@@ -68,9 +71,13 @@ def perturb_codes(
 
 
 @torch.no_grad()
-def decode_codes(model: torch.nn.Module, codes: torch.Tensor) -> torch.Tensor:
+def decode_codes(
+    model: torch.nn.Module, codes: torch.Tensor, labels: np.ndarray | None = None
+) -> torch.Tensor:
+    """(n, C, H, W) in [0, 1]; conditional models decode each code with its label."""
     model.eval()
-    return model.decode(codes).float()  # (n, C, H, W) in [0, 1]
+    y = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    return model.decode(codes, y).float()
 
 
 def interpolate_codes(

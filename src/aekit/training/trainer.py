@@ -385,5 +385,10 @@ class Trainer:
         parts = [f"epoch {row['epoch']}/{self.config.epochs}", f"train {row['train_loss']:.4g}"]
         if "val_loss" in row:
             parts.append(f"val {row['val_loss']:.4g}")
+        # The loss's parts when there are several (a VAE's kl, an AAE's discriminator accuracy):
+        # a KL collapsing to 0 or a discriminator stuck at chance shows here, not just in the file.
+        terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
+        if len(terms) > 2:
+            parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
         parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
         tqdm.write("  ".join(parts), file=sys.stderr)
