@@ -163,6 +163,11 @@ def test_lesson_preset_sits_under_the_users_own_settings(tmp_path, tiny_npz, run
     assert plan["train"]["optimizer"] == "rmsprop" and plan["train"]["batch_size"] == 100
     assert plan["model"]["hidden"] == [512] and plan["model"]["latent_dim"] == 2
     assert plan["train"]["epochs"] == 3 and plan["model"]["beta"] == 0.5  # flags win
+    assert plan["task"]["binarize"] is False
+    code, out, err = run_cli("train", "vae", "--data", tiny_npz, "--binarize", "--dry-run",
+                             "--out", tmp_path / "r")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out[: out.index("dry run:")])["task"]["binarize"] is True
 
 
 def test_models_and_datasets_listings(run_cli):

@@ -71,6 +71,10 @@ def train(
         str | None, typer.Option(help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P")
     ] = None,
     scale: Annotated[int | None, typer.Option(help="superres: 2 or 4.")] = None,
+    binarize: Annotated[
+        bool | None,
+        typer.Option(help="Dynamically binarize images (Bernoulli decoders' literature NLLs)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="A JSON or TOML file of settings.")
     ] = None,
@@ -92,7 +96,7 @@ def train(
         "train.epochs": epochs,
         "train.batch_size": batch_size, "train.lr": lr, "train.precision": precision,
         "data.limit": limit, "train.seed": seed, "task.name": task, "task.noise": noise,
-        "task.scale": scale, "model.scale": scale,
+        "task.scale": scale, "model.scale": scale, "task.binarize": binarize,
     }  # fmt: skip
     given = {k: v for k, v in flags.items() if v is not None}
     if resume:

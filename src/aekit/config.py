@@ -196,6 +196,9 @@ class TaskConfig:
     scale: int = 2  # superres: the upscaling factor, 2 or 4
     downscale: str = "bicubic"  # superres: how low-res inputs are made: area | bilinear | bicubic
     patch: int | None = None  # train on random patch x patch crops (large or RGB photos)
+    # Dynamic binarization: each pixel drawn as Bernoulli(intensity), afresh every batch, so a
+    # Bernoulli decoder models binary images, as in the NLLs the literature reports.
+    binarize: bool = False
 
     def __post_init__(self) -> None:
         # `name` is checked by build_task, not here: the trainer records hand-written tasks

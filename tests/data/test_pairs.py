@@ -320,3 +320,23 @@ def test_patch_task_wraps_any_task():
         task.input_shape((3, 6, 24))
     with pytest.raises(AekitError, match="task.patch must be a size >= 1"):
         TaskConfig(patch=0)
+
+
+def test_dynamic_binarization_draws_fresh_bernoulli_pixels_each_batch():
+    task = build_task(TaskConfig(binarize=True))
+    x = torch.full((64, 1, 16, 16), 0.25)
+    x[:, :, :8] = 0.9
+    g = torch.Generator().manual_seed(0)
+    inputs, target = task(x, g)
+    assert torch.equal(inputs, target)  # identity: the model reconstructs the binary image
+    assert set(target.unique().tolist()) == {0.0, 1.0}
+    assert abs(float(target[:, :, :8].mean()) - 0.9) < 0.02  # P(pixel = 1) is its intensity
+    assert abs(float(target[:, :, 8:].mean()) - 0.25) < 0.02
+    again, _ = task(x, g)
+    assert not torch.equal(again, target)  # a fresh draw every batch
+    replay, _ = task(x, torch.Generator().manual_seed(0))
+    assert torch.equal(replay, target)  # ... from the trainer's seeded generator
+    denoise = build_task(TaskConfig(name="denoise", noise="mask:0.5", binarize=True, patch=8))
+    noisy, clean = denoise(x, g)
+    assert clean.shape == (64, 1, 8, 8) and set(clean.unique().tolist()) <= {0.0, 1.0}
+    assert float((noisy == 0).float().mean()) > float((clean == 0).float().mean())

@@ -272,11 +272,31 @@ TASKS: dict[str, type[IdentityTask | DenoiseTask | SuperResTask]] = {
 
 
 @dataclass(frozen=True)
+class BinarizeTask:
+    """`task` applied to a dynamically binarized batch: pixel ~ Bernoulli(intensity), drawn
+    from the trainer's generator, so every batch (and a resumed run) gets its own fresh draw."""
+
+    task: IdentityTask | DenoiseTask | SuperResTask
+
+    @property
+    def config(self) -> TaskConfig:
+        return self.task.config
+
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.task(torch.bernoulli(x, generator=generator), generator)
+
+    def input_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        return self.task.input_shape(image_shape)
+
+
+@dataclass(frozen=True)
 class PatchTask:
     """`task` applied to a random patch x patch crop of each image (a new place every batch):
     how large photos and RGB sets train at a fixed, cheap size."""
 
-    task: IdentityTask | DenoiseTask | SuperResTask
+    task: IdentityTask | DenoiseTask | SuperResTask | BinarizeTask
 
     @property
     def config(self) -> TaskConfig:
@@ -312,7 +332,9 @@ def random_crops(x: torch.Tensor, size: int, generator: torch.Generator) -> torc
     ])  # fmt: skip
 
 
-def build_task(config: TaskConfig | str) -> IdentityTask | DenoiseTask | SuperResTask | PatchTask:
+def build_task(
+    config: TaskConfig | str,
+) -> IdentityTask | DenoiseTask | SuperResTask | BinarizeTask | PatchTask:
     """The task a config names; a bare name (``"denoise"``) uses that task's defaults."""
     if isinstance(config, str):
         config = TaskConfig(name=config)
@@ -322,4 +344,6 @@ def build_task(config: TaskConfig | str) -> IdentityTask | DenoiseTask | SuperRe
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise AekitError(f"unknown task {name!r}{hint}; known tasks: {', '.join(TASKS)}")
     task = TASKS[name](config)
+    if config.binarize:
+        task = BinarizeTask(task)
     return task if config.patch is None else PatchTask(task)
