@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: install demo test test-all lint bench data clean
+.PHONY: install demo test test-all lint bench data browser clean
 
 install: $(STAMP)
 
@@ -29,6 +29,16 @@ data:
 	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
 	else echo "Fashion-MNIST not found and apt-get unusable; aekit will try its download"; fi
 
+# Debian's chromium for the explorer's browser tests (Playwright drives it; it never downloads a
+# browser). Without it and without apt, those tests skip and say why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
+	else echo "chromium not found and apt-get unusable; browser tests will skip"; fi
+
 DEMO_RUN := runs/demo/conv-ae
 demo: install data
 	rm -rf $(DEMO_RUN)
@@ -36,10 +46,10 @@ demo: install data
 	$(BIN)/aekit train conv-ae --data fashion-mnist --latent-dim 16 --epochs 6 --out $(DEMO_RUN)
 	$(BIN)/aekit eval $(DEMO_RUN)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: install data
+test-all: install data browser
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -50,5 +60,27 @@ bench: install data
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/quality.py
 
+# pythae beside aekit, each training the same conv-vae (benchmarks/pythae_vae.py), in a venv of
+# its own so pythae's dependencies never touch aekit's. torch first, as in `install`; the
+# requirements file pins it beside pythae and constrains aekit's install too.
+# Extra flags: make bench-pythae PYTHAE_ARGS="--repeats 3"
+PYTHAE_VENV  := .venv-pythae
+PYTHAE_REQS  := benchmarks/requirements-pythae.txt
+PYTHAE_STAMP := $(PYTHAE_VENV)/.installed-$(shell cat pyproject.toml $(PYTHAE_REQS) | cksum | cut -d' ' -f1)
+PYTHAE_ARGS  ?=
+
+.PHONY: bench-pythae
+bench-pythae: $(PYTHAE_STAMP) data
+	$(PYTHAE_VENV)/bin/python benchmarks/pythae_vae.py $(PYTHAE_ARGS)
+
+$(PYTHAE_STAMP): pyproject.toml $(PYTHAE_REQS)
+	test -x $(PYTHAE_VENV)/bin/python || $(PYTHON) -m venv $(PYTHAE_VENV)
+	$(PYTHAE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHAE_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(PYTHAE_VENV)/bin/python -m pip install --quiet -r $(PYTHAE_REQS)
+	$(PYTHAE_VENV)/bin/python -m pip install --quiet -c $(PYTHAE_REQS) -e .
+	rm -f $(PYTHAE_VENV)/.installed-*
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(PYTHAE_VENV) runs .pytest_cache
