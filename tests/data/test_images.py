@@ -232,3 +232,23 @@ def test_truncated_png(tmp_path: Path) -> None:
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(AekitError, match="cut.png"):
         read_image(tmp_path / "cut.png")
+
+
+# --------------------------------------------------------------------------- bytes in memory
+
+
+def test_read_image_bytes_matches_the_file_path_and_keeps_the_limits(tmp_path: Path) -> None:
+    from aekit.data.images import ImageTooLarge, read_image_bytes
+
+    path = tmp_path / "rgba.png"
+    rgba = np.dstack([rgb_pixels(8, 9), np.full((8, 9), 128, np.uint8)])
+    Image.fromarray(rgba).save(path)
+    data = path.read_bytes()
+    for kwargs in ({}, {"channels": 1}, {"size": (4, 5)}):
+        np.testing.assert_array_equal(read_image_bytes(data, **kwargs), read_image(path, **kwargs))
+    with pytest.raises(ImageTooLarge, match="'up.png' is 9x8 = 72 pixels, over max_pixels=50"):
+        read_image_bytes(data, name="'up.png'", max_pixels=50)
+    with pytest.raises(AekitError, match=r"^cannot read up as an image \(unknown format\)$"):
+        read_image_bytes(b"not an image", name="up")
+    with pytest.raises(AekitError, match="empty"):
+        read_image_bytes(b"")

@@ -17,9 +17,11 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -77,6 +79,11 @@ def natural_channels(im: Image.Image) -> int:
     return 3
 
 
+class ImageTooLarge(AekitError):
+    """An image over the pixel limit, refused from its header before any pixel is decoded (a
+    server answers these with 413, other unreadable images with 415)."""
+
+
 def _open(p: Path, max_pixels: int) -> Image.Image:
     """Open lazily (header only) and refuse oversized images before any decoding."""
     if not p.exists():
@@ -85,25 +92,32 @@ def _open(p: Path, max_pixels: int) -> Image.Image:
         raise AekitError(f"image path is not a regular file: {p}")
     if p.stat().st_size == 0:
         raise AekitError(f"image file is empty (0 bytes): {p}")
+    return _open_checked(p, str(p), max_pixels)
+
+
+def _open_checked(source: Path | BinaryIO, name: str, max_pixels: int) -> Image.Image:
+    """Image.open on a path or a file object, then the pixel limit from the header alone."""
     try:
         with warnings.catch_warnings():
             # We apply our own pixel limit below; Pillow's warning would only duplicate it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(p)
+            im = Image.open(source)
     except Image.DecompressionBombError as e:
-        raise AekitError(f"image {p} is too large to decode safely: {e}") from None
+        raise ImageTooLarge(f"image {name} is too large to decode safely: {e}") from None
     except Exception as e:  # Pillow raises many types for non-images: report them all the same
-        raise AekitError(f"cannot read {p} as an image ({type(e).__name__}: {e})") from None
+        # Pillow names an in-memory source by its repr (<_io.BytesIO object at 0x...>): say less.
+        reason = f"{type(e).__name__}: {e}" if isinstance(source, Path) else "unknown format"
+        raise AekitError(f"cannot read {name} as an image ({reason})") from None
     w, h = im.size
     if w * h > max_pixels:
         im.close()
-        raise AekitError(
-            f"image {p} is {w}x{h} = {w * h} pixels, over max_pixels={max_pixels}; "
+        raise ImageTooLarge(
+            f"image {name} is {w}x{h} = {w * h} pixels, over max_pixels={max_pixels}; "
             "shrink it first or raise max_pixels"
         )
     if w == 0 or h == 0:
         im.close()
-        raise AekitError(f"image {p} has zero size ({w}x{h})")
+        raise AekitError(f"image {name} has zero size ({w}x{h})")
     return im
 
 
@@ -123,13 +137,36 @@ def read_image(
     _check_size(size)
     p = Path(path)
     with _open(p, max_pixels) as im:
-        try:
-            im.seek(0)  # first frame of animations
-            arr = _decode(im)
-        except AekitError:
-            raise
-        except Exception as e:
-            raise AekitError(f"cannot decode image {p} ({type(e).__name__}: {e})") from None
+        return _pixels(im, str(p), channels, size)
+
+
+def read_image_bytes(
+    data: bytes,
+    name: str = "upload",
+    channels: int | None = None,
+    size: tuple[int, int] | None = None,
+    max_pixels: int = 50_000_000,
+) -> np.ndarray:
+    """`read_image` for an encoded image held in memory (an HTTP upload): the same decoding,
+    conversions and header-first pixel limit; `name` only labels the messages."""
+    _check_channels(channels)
+    _check_size(size)
+    if not data:
+        raise AekitError(f"{name} is empty (0 bytes)")
+    with _open_checked(io.BytesIO(data), name, max_pixels) as im:
+        return _pixels(im, name, channels, size)
+
+
+def _pixels(
+    im: Image.Image, name: str, channels: int | None, size: tuple[int, int] | None
+) -> np.ndarray:
+    try:
+        im.seek(0)  # first frame of animations
+        arr = _decode(im)
+    except AekitError:
+        raise
+    except Exception as e:
+        raise AekitError(f"cannot decode image {name} ({type(e).__name__}: {e})") from None
     target = channels if channels is not None else (1 if arr.ndim == 2 else 3)
     chw = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (H, W[, 3]) -> (C, H, W)
     chw = convert_channels(chw[None], target)[0]
