@@ -1,0 +1,346 @@
+"""The explorer's model side, with no HTTP in it: a run loaded once, its test set's codes, and
+every operation the web page needs (decode a code, encode an image, interpolate, apply the
+model to an upload), each returning arrays or PNG bytes.
+
+Keeping this free of FastAPI lets the benchmark time a decode without a server, and lets the
+app module be nothing but routing, validation and status codes.
+
+Latency: one decode is one small forward pass, so fixed costs dominate; calls run under
+`torch.inference_mode()` and one lock. The lock serialises the model: concurrent requests
+would otherwise each fan out over torch's intra-op threads and fight for the same cores,
+which makes every request slower rather than any faster. PNGs are written at compression
+level 1 (a 28x28 image is a few hundred bytes either way; higher levels only cost time).
+
+Errors are `ExplorerError`s carrying the HTTP status the app should answer with; they are
+AekitErrors, so Python callers see the one exception type aekit uses everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from aekit.errors import AekitError
+
+# Uploads: bytes and pixels beyond these are refused before any pixel is decoded.
+MAX_UPLOAD_BYTES = 5 * 2**20  # 5 MiB: far more than any image an autoencoder here takes
+MAX_PIXELS = 16_000_000  # 4000x4000; a decoded RGBA image of that size is 64 MB
+MAX_STEPS = 64  # interpolation strip length
+MAX_ABS_CODE = 1e6  # larger code values mean nothing to a decoder and can overflow to NaN
+
+
+class ExplorerError(AekitError):
+    """A bad request, with the HTTP status that says what kind: 422 a value the model cannot
+    take, 404 no such test image, 409 the run cannot do this, 413 too large, 415 not an image."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class TestImages:
+    """The first `limit` test images, their labels, codes and the 2-D view of those codes."""
+
+    images: np.ndarray  # (N, C, H, W) uint8
+    labels: np.ndarray | None  # (N,) int64
+    codes: np.ndarray  # (N, D) float32, flattened posterior means
+    points: np.ndarray  # (N, 2) float32, `codes` projected onto the pad's plane
+
+
+@dataclass
+class Projection:
+    """The pad's plane in code space: z = mean + u * components[0] + v * components[1].
+
+    For a 2-D code it is the identity (mean 0, unit axes), so the pad *is* the code; for longer
+    codes it is the plane of the first two principal components of the test codes through their
+    mean (the view `aekit latent-plot` draws), and the rows are orthonormal, so projecting a code
+    onto the pad is (z - mean) @ components.T."""
+
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (2, D), orthonormal rows
+    axes: tuple[str, str]
+    explained: float | None = None  # share of the code variance the plane shows
+
+    def project(self, codes: np.ndarray) -> np.ndarray:
+        return ((codes - self.mean) @ self.components.T).astype(np.float32)
+
+
+@dataclass
+class Explorer:
+    """A trained run, ready to answer the explorer page. Build it with `Explorer.load`."""
+
+    run: Any  # aekit.training.checkpoint.Run
+    task: Any  # what build_task makes of the run's task config
+    code_shape: tuple[int, ...] | None  # None for upscalers: their code is no latent
+    classes: tuple[str, ...] | None
+    dataset: str | None
+    test: TestImages | None
+    projection: Projection | None
+    notes: list[str] = field(default_factory=list)
+    train_images: np.ndarray | None = None  # for the fitted code Gaussian of plain AEs
+    train_labels: np.ndarray | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _fitted: Any = None  # generation.CodeDistribution, fitted on first use
+    _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    # ------------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, run_dir: str | Path, *, data_dir: str | Path | None = None, limit: int = 2000):
+        """Load the run (AekitError if it has no model) and encode up to `limit` test images.
+
+        The dataset is optional: when it cannot be loaded (a run trained from Python, data on
+        another machine) the explorer still decodes codes and applies the model to uploads, and
+        says in `notes` why the scatter and the test images are missing."""
+        from aekit.data.pairs import build_task
+        from aekit.training.checkpoint import load_run
+
+        if limit < 0:
+            raise AekitError(f"limit must be >= 0 test images, got {limit}")
+        run = load_run(run_dir)
+        run.model.eval()
+        task = build_task(run.config.task)
+        latent = run.config.task.name != "superres"
+        code_shape = tuple(run.model.code_shape) if latent else None
+        explorer = cls(run, task, code_shape, None, run.config.data.name or None, None, None)
+        if latent:
+            explorer._load_data(data_dir, limit)
+        return explorer
+
+    def _load_data(self, data_dir: str | Path | None, limit: int) -> None:
+        from aekit.runs import load_data
+
+        changes = {} if data_dir is None else {"data_dir": str(data_dir)}
+        try:
+            dataset = load_data(self.run.config, **changes)
+        except AekitError as exc:
+            self.notes.append(f"no test images: {exc}")
+            self.projection = identity_projection(self.code_dim)
+            return
+        self.classes = dataset.classes
+        self.dataset = dataset.name
+        if tuple(dataset.image_shape) != self.image_shape:
+            self.notes.append(
+                f"no test images: they are {dataset.image_shape}, the model takes "
+                f"{self.image_shape} (trained on patches?)"
+            )
+            self.projection = identity_projection(self.code_dim)
+            return
+        self.train_images, self.train_labels = dataset.train.images, dataset.train.labels
+        images = dataset.test.images[:limit]
+        labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
+        if self.conditional and labels is None:
+            self.notes.append("no test images: the test split has no labels for this cvae")
+            self.projection = identity_projection(self.code_dim)
+            return
+        if len(images) == 0:
+            self.notes.append("no test images: the limit is 0")
+            self.projection = identity_projection(self.code_dim)
+            return
+        codes = self.encode_images(images, labels)
+        self.projection = fit_projection(codes)
+        self.test = TestImages(images, labels, codes, self.projection.project(codes))
+
+    # ------------------------------------------------------------------ what the run is
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.run.model
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.model.config.image_shape)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return tuple(self.model.output_shape)
+
+    @property
+    def code_dim(self) -> int:
+        return int(np.prod(self.code_shape)) if self.code_shape is not None else 0
+
+    @property
+    def conditional(self) -> bool:
+        return hasattr(self.model.config, "num_classes")
+
+    @property
+    def num_classes(self) -> int | None:
+        return getattr(self.model.config, "num_classes", None)
+
+    @property
+    def has_prior(self) -> bool:
+        """Variational models (and the aae) are trained towards N(0, I): sample from it."""
+        return hasattr(self.model, "sample")
+
+    @property
+    def actions(self) -> list[str]:
+        """What /api/apply may do with an upload, as the run's training task allows."""
+        return {
+            "identity": ["reconstruct"],
+            "denoise": ["add-noise-denoise", "denoise"],
+            "superres": ["downscale-upscale", "upscale"],
+        }[self.run.config.task.name]
+
+    # ------------------------------------------------------------------ checks
+
+    def check_latent(self) -> None:
+        if self.code_shape is None:
+            raise ExplorerError(
+                409,
+                f"run {self.run.path.name} is an upscaler: its code is a feature map, not a latent "
+                "code to decode or explore; use /api/apply",
+            )
+
+    def check_code(self, z: list[float]) -> np.ndarray:
+        """A flat code of the model's length, finite and of sane size, as float32 (D,)."""
+        self.check_latent()
+        if len(z) != self.code_dim:
+            raise ExplorerError(
+                422,
+                f"z has {len(z)} values but this model's code has {self.code_dim} "
+                f"(code shape {list(self.code_shape)})",
+            )
+        arr = np.asarray(z, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ExplorerError(
+                422, f"z[{bad[0]}] is {arr[bad[0]]}; every code value must be a finite number"
+            )
+        big = np.flatnonzero(np.abs(arr) > MAX_ABS_CODE)
+        if big.size:
+            raise ExplorerError(
+                422,
+                f"z[{big[0]}] = {arr[big[0]]:g} is beyond +-{MAX_ABS_CODE:g}; send smaller values",
+            )
+        return arr.astype(np.float32)
+
+    def check_label(self, label: int | None, n: int = 1) -> np.ndarray | None:
+        """n copies of the label for a conditional model; None for the others."""
+        if not self.conditional:
+            if label is not None:
+                raise ExplorerError(
+                    422, f"this {type(self.model).__name__} is not conditional; send no label"
+                )
+            return None
+        k = self.num_classes
+        if label is None:
+            raise ExplorerError(
+                422,
+                f"this {type(self.model).__name__} is conditioned on the class: send label "
+                f"0..{k - 1}",
+            )
+        if not 0 <= label < k:
+            raise ExplorerError(422, f"label {label} is outside the trained classes 0..{k - 1}")
+        return np.full(n, label, dtype=np.int64)
+
+    def check_index(self, i: int) -> int:
+        if self.test is None:
+            raise ExplorerError(409, "this explorer has no test images: " + "; ".join(self.notes))
+        n = len(self.test.images)
+        if not 0 <= i < n:
+            raise ExplorerError(404, f"test image {i} does not exist; there are 0..{n - 1}")
+        return i
+
+    # ------------------------------------------------------------------ the model
+
+    def decode(self, codes: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        """Flat codes (n, D) -> images (n, C, H, W) float32 in [0, 1]."""
+        z = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32))
+        z = z.view(-1, *self.code_shape)
+        y = None if labels is None else torch.from_numpy(labels)
+        with self.lock, torch.inference_mode():
+            out = self.model.decode(z, y).float().numpy()
+        return np.nan_to_num(out, nan=0.0).clip(0.0, 1.0)
+
+    def encode_images(self, images_u8: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        """uint8 (n, C, H, W) -> flat codes (n, D): posterior means for variational models."""
+        from aekit.inference import embed
+
+        with self.lock:
+            codes = embed(self.model, images_u8, labels=labels)
+        return codes.reshape(codes.shape[0], -1)
+
+    def run_model(self, images_u8: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        from aekit.inference import reconstruct
+
+        with self.lock:
+            return reconstruct(self.model, images_u8, labels=labels)
+
+    def random_code(self, seed: int | None, label: int | None) -> tuple[np.ndarray, str]:
+        """One code from the prior N(0, I) (variational models, aae), else from the Gaussian
+        fitted to the training codes (as `aekit generate` draws): (code (D,), where from)."""
+        self.check_latent()
+        self.check_label(label)  # a cvae's decode will need it; refuse a bad one here
+        with self.lock:
+            rng = np.random.default_rng(seed) if seed is not None else self._rng
+            eps = rng.standard_normal(self.code_dim)
+        if self.has_prior:
+            return eps.astype(np.float32), "prior N(0, I)"
+        dist = self.fitted_codes()
+        factor = torch.linalg.cholesky(
+            dist.cov + 1e-6 * torch.eye(self.code_dim, dtype=dist.cov.dtype)
+        )
+        z = dist.mean + factor @ torch.from_numpy(eps)
+        return z.float().numpy(), "Gaussian fitted to the training codes"
+
+    def fitted_codes(self):
+        from aekit.generation import fit_codes
+
+        if self._fitted is None:
+            if self.train_images is None:
+                raise ExplorerError(
+                    409,
+                    "a plain autoencoder samples from a Gaussian fitted to its training codes, "
+                    "and the training images are not available: " + "; ".join(self.notes),
+                )
+            with self.lock:
+                self._fitted = fit_codes(self.model, self.train_images, labels=self.train_labels)
+        return self._fitted
+
+
+def identity_projection(dim: int) -> Projection:
+    """The pad over the first two code numbers (a plane through 0) when no codes are known."""
+    components = np.zeros((2, dim), dtype=np.float32)
+    components[0, 0] = 1.0
+    if dim > 1:
+        components[1, 1] = 1.0
+    return Projection(np.zeros(dim, np.float32), components, ("z[0]", "z[1]"))
+
+
+def fit_projection(codes: np.ndarray) -> Projection:
+    """Identity for 2-D codes; the first two principal axes of `codes` otherwise."""
+    n, d = codes.shape
+    if d <= 2 or n < 3:
+        return identity_projection(d)
+    x = codes.astype(np.float64)
+    mean = x.mean(0)
+    cov = np.cov(x - mean, rowvar=False)
+    values, vectors = np.linalg.eigh(cov)  # ascending
+    order = np.argsort(values)[::-1][:2]
+    explained = float(values[order].sum() / max(values.clip(0).sum(), 1e-12))
+    components = vectors[:, order].T
+    return Projection(mean.astype(np.float32), components.astype(np.float32), ("PC 1", "PC 2"),
+                      explained)  # fmt: skip
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """(C, H, W) float in [0, 1] or uint8 -> PNG bytes (gray or RGB)."""
+    arr = image if image.dtype == np.uint8 else np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def data_url(image: np.ndarray) -> str:
+    """A PNG as a data: URL, so a JSON answer can carry images the page shows directly."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
