@@ -51,10 +51,14 @@ def ssim(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     size -= 1 - size % 2  # odd
     sigma = 1.5 * size / 11
     g = gaussian_window(size, sigma)
-    kernel = (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+    # The 2-D Gaussian is separable: a row pass then a column pass gives the same blur (to
+    # ~1e-15 in float64) at 2*size instead of size^2 products per pixel, 5x faster here.
+    rows = g.view(1, 1, 1, size).expand(channels, 1, 1, size).contiguous()
+    cols = g.view(1, 1, size, 1).expand(channels, 1, size, 1).contiguous()
 
     def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, kernel, groups=channels)  # valid positions only, as skimage crops
+        # valid positions only, as skimage crops
+        return F.conv2d(F.conv2d(t, rows, groups=channels), cols, groups=channels)
 
     c1, c2 = 0.01**2, 0.03**2
     mu_x, mu_y = blur(x), blur(y)
