@@ -283,3 +283,18 @@ def test_concurrent_decodes_are_all_answered_and_agree(client):
         images = list(pool.map(lambda z: decode(c, z), codes))
     for z, image in zip(codes, images, strict=True):
         assert np.array_equal(image, images[codes.index(z)])
+
+
+def test_only_the_static_folder_is_served_from_disk(client):
+    c = client("vae2")
+    paths = [
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2Fapp.py",
+        "/static/../../../pyproject.toml",
+        "/api/test-image/..%2F..%2Fconfig.json",
+    ]
+    for path in paths:
+        response = c.get(path)
+        assert response.status_code in (404, 422), (path, response.status_code)
+        assert "create_app" not in response.text and "[project]" not in response.text

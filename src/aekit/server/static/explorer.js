@@ -90,9 +90,12 @@ function setupPad() {
   const pts = scatter.points;
   let xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
   if (!pts.length) { xs = [-3, 3]; ys = [-3, 3]; }
-  const pad = (lo, hi) => { const m = 0.08 * (hi - lo || 1); return [lo - m, hi + m]; };
-  const [x0, x1] = pad(Math.min(...xs), Math.max(...xs));
-  const [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
+  // One scale for both axes, so distances on the pad are distances in the plane.
+  const span = 1.16 * Math.max(Math.max(...xs) - Math.min(...xs),
+                               Math.max(...ys) - Math.min(...ys), 1e-6);
+  const mid = (vs) => (Math.max(...vs) + Math.min(...vs)) / 2;
+  const [x0, x1] = [mid(xs) - span / 2, mid(xs) + span / 2];
+  const [y0, y1] = [mid(ys) - span / 2, mid(ys) + span / 2];
   state.bounds = {x0, x1, y0, y1};
   const where = pts.length ? `the codes of ${pts.length} test images, coloured by class`
     : "no test codes (see the note above)";
