@@ -189,12 +189,18 @@ def evaluate_on(
     *,
     batch_size: int = 512,
     limit: int | None = None,
+    fitted: tuple[dict[str, Baseline], list[str]] | None = None,
 ) -> EvalReport:
-    """The full report: the model on `dataset.<split>` beside the task's classical baselines."""
+    """The full report: the model on `dataset.<split>` beside the task's classical baselines.
+
+    `fitted` is what `task_baselines` returned, for a caller that also shows the baselines'
+    outputs (aekit report) and should not fit PCA and tune the denoisers twice.
+    """
     subset = getattr(dataset, split)
     images, labels = subset.images[:limit], subset.labels
     labels = None if labels is None else labels[:limit]
-    baselines, notes = task_baselines(model, dataset, task)
+    baselines, notes = fitted if fitted is not None else task_baselines(model, dataset, task)
+    notes = list(notes)  # the caller's list stays as it was
     ours, theirs = evaluate_model(
         model, images, task, baselines=baselines, batch_size=batch_size, labels=labels
     )

@@ -37,7 +37,23 @@ def save_scatter(
     title: str,
     axis_labels: tuple[str, str] = ("z[0]", "z[1]"),
 ) -> None:
-    """A 2-D scatter of codes, coloured by class when labels are known."""
+    """A 2-D scatter of codes, coloured by class when labels are known, written as PNG."""
+    fig = scatter_figure(points, labels, classes, title, axis_labels)  # selects Agg first
+    import matplotlib.pyplot as plt
+
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def scatter_figure(
+    points: np.ndarray,
+    labels: np.ndarray | None,
+    classes: tuple[str, ...] | None,
+    title: str,
+    axis_labels: tuple[str, str] = ("z[0]", "z[1]"),
+):
+    """The figure `save_scatter` writes (a matplotlib Figure; `aekit report` embeds it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,6 +74,4 @@ def save_scatter(
     ax.set_ylabel(axis_labels[1])
     ax.set_title(title)
     fig.tight_layout()
-    with atomic_path(Path(path)) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    return fig
