@@ -1,0 +1,380 @@
+"""`aekit report RUN`: one self-contained HTML page about a trained run.
+
+The page holds the run's settings and data, its loss curves, its test metrics beside the
+classical baselines `aekit eval` prints (the very same numbers: `evaluate_on` computes both),
+pictures of inputs, outputs, baseline outputs and targets, and, where the model has a code to
+look at, the code space: a scatter, samples and a manifold for variational models, and
+interpolations. Images are PNG data URIs, so the file opens anywhere with no network; the same
+PNGs are written beside it (RUN/report/*.png) for slides and papers.
+
+Everything is computed in memory before the first file is written: a bad run directory, a
+missing dataset or a failing figure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aekit.errors import AekitError
+from aekit.evaluation import report_figures as figs
+from aekit.evaluation.evaluate import Baseline, EvalReport, evaluate_on, task_baselines, task_name
+
+SEED = 0  # every random draw in a report (task noise, samples) comes from this: same run, same page
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # file stem under the figure folder
+    title: str  # the section's heading
+    caption: str  # what to look at, in a sentence or two
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The one number a run is judged by, beside the baseline it has to beat."""
+
+    metric: str  # "mse" or "psnr"
+    value: float
+    baseline: str
+    baseline_value: float
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric in ("psnr", "ssim")
+
+    @property
+    def beats(self) -> bool:
+        if self.higher_is_better:
+            return self.value > self.baseline_value
+        return self.value < self.baseline_value
+
+    def describe(self) -> str:
+        if self.metric == "psnr":
+            ours, theirs = f"{self.value:.2f} dB", f"{self.baseline_value:.2f} dB"
+            gap = f"{self.value - self.baseline_value:+.2f} dB"
+        else:
+            ours, theirs = f"{self.value:.4f}", f"{self.baseline_value:.4f}"
+            gap = f"{self.value / self.baseline_value:.2f}x the baseline's"
+        verdict = "beats" if self.beats else "does not beat"
+        return (
+            f"test {self.metric.upper()} {ours} vs {self.baseline} {theirs} ({gap}): "
+            f"{verdict} its baseline"
+        )
+
+
+def headline(report: EvalReport) -> Headline | None:
+    """What a use is judged by: an upscaler's PSNR against bicubic, a denoiser's PSNR against
+    the best classical filter, an autoencoder's MSE against PCA at the same code size."""
+    kind = report.task
+    if kind == "superres":
+        chosen = "bicubic" if "bicubic" in report.baselines else None
+        metric = "psnr"
+    elif kind == "denoise":
+        classical = [b for b in report.baselines if not b.startswith("PCA(")]
+        chosen = max(classical, key=lambda b: report.baselines[b]["psnr"], default=None)
+        metric = "psnr"
+    else:
+        chosen = next((b for b in report.baselines if b.startswith("PCA(")), None)
+        metric = "mse"
+    if chosen is None:
+        return None
+    return Headline(metric, report.metrics[metric], chosen, report.baselines[chosen][metric])
+
+
+@dataclass
+class ReportResult:
+    html: Path
+    figures: list[Path]
+    report: EvalReport
+    headline: Headline | None
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_report(
+    run_dir: str | Path,
+    *,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    limit: int | None = 2000,
+    nll_samples: int = 0,
+    dataset: Any = None,
+) -> ReportResult:
+    """Write `out` (default RUN/report.html) and its figures (beside it, in a folder named
+    after it: RUN/report/*.png). `limit` caps the test images scored and plotted; `dataset`
+    lets a caller that already loaded the run's data (the demo) pass it in."""
+    from aekit.data.pairs import build_task
+    from aekit.evaluation.report_html import render_report
+    from aekit.runs import load_data
+    from aekit.training.checkpoint import load_run
+
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "report.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise AekitError(f"--out must be an .html file, got {out}")
+    if limit is not None and limit < 1:
+        raise AekitError(f"--limit must be at least 1, got {limit}")
+    if nll_samples < 0:
+        raise AekitError(f"--nll-samples must be 0 (off) or more, got {nll_samples}")
+    loaded = load_run(run_dir)
+    if dataset is None:
+        changes = {} if data_dir is None else {"data_dir": str(data_dir)}
+        dataset = load_data(loaded.config, **changes)
+    task = build_task(loaded.config.task)
+    name = loaded.config.model_name
+    fitted = task_baselines(loaded.model, dataset, task)
+    report = evaluate_on(loaded.model, name, dataset, "test", task, limit=limit, fitted=fitted)
+    images = dataset.test.images[:limit]
+    labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
+    if nll_samples:
+        from aekit.evaluation.likelihood import importance_nll
+
+        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
+    figures = make_figures(loaded, dataset, task, fitted[0], images, labels)
+    folder = out.with_suffix("")
+    html = render_report(loaded, dataset, report, headline(report), figures, folder.name)
+
+    from aekit.atomic import atomic_write, write_text_atomic
+
+    paths = []
+    for figure in figures:
+        paths.append(folder / f"{figure.name}.png")
+        with atomic_write(paths[-1]) as f:
+            f.write(figure.png)
+    write_text_atomic(out, html)
+    return ReportResult(out, paths, report, headline(report), time.perf_counter() - started)
+
+
+def make_figures(
+    loaded: Any,
+    dataset: Any,
+    task: Any,
+    baselines: dict[str, Baseline],
+    images: np.ndarray,
+    labels: np.ndarray | None,
+) -> list[Figure]:
+    """Every figure the run calls for, in page order."""
+    model, name = loaded.model, loaded.config.model_name
+    classes = dataset.classes
+    figures = []
+    if loaded.metrics:
+        png = figs.png_bytes(figs.loss_curves(loaded.metrics, f"{name}: loss per epoch"))
+        caption = (
+            "Training loss is the mean over each epoch's batches; validation loss is measured "
+            "after the epoch on held-out images. The saved weights are those of the epoch with "
+            "the lowest validation loss."
+        )
+        figures.append(Figure("losses", "Loss curves", caption, png))
+    figures.append(examples_figure(model, name, images, labels, classes, task, baselines))
+    if task_name(task) == "superres":  # an upscaler's code is a feature map, not a latent code
+        return figures
+    scatter = latent_figure(model, name, dataset.name, images, labels, classes)
+    if scatter is not None:
+        figures.append(scatter)
+    if hasattr(model, "sample"):
+        figures += generative_figures(model, name, classes)
+    strip = interpolation_figure(model, name, images, labels, classes)
+    if strip is not None:
+        figures.append(strip)
+    return figures
+
+
+def example_indices(labels: np.ndarray | None, n: int, total: int) -> np.ndarray:
+    """n test images, classes taken in turn (the first of each class, then the second, ...)
+    so every class is shown; without labels simply the first n."""
+    if labels is None:
+        return np.arange(min(n, total))
+    by_class = [np.flatnonzero(labels == k) for k in np.unique(labels)]
+    chosen: list[int] = []
+    for rank in range(total):
+        for members in by_class:
+            if rank < len(members) and len(chosen) < n:
+                chosen.append(int(members[rank]))
+        if len(chosen) >= n:
+            break
+    return np.array(chosen, dtype=np.int64)
+
+
+def class_name(classes: Any, label: int) -> str:
+    return str(classes[label]) if classes is not None and label < len(classes) else str(label)
+
+
+@torch.no_grad()
+def examples_figure(
+    model: Any,
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    classes: Any,
+    task: Any,
+    baselines: dict[str, Baseline],
+) -> Figure:
+    from aekit.inference import batches
+
+    index = example_indices(labels, 10, len(images))
+    x = next(batches(images[index], len(index)))
+    y = None if labels is None else torch.from_numpy(labels[index])
+    inputs, target = task(x, torch.Generator().manual_seed(SEED))
+    output = model(inputs, y).recon.float()
+    kind = task_name(task)
+    rows: list[tuple[str, np.ndarray]] = []
+    same = inputs.shape == target.shape and torch.equal(inputs, target)
+    if same:
+        rows.append(("test image\n(input = target)", target.numpy()))
+    else:
+        h, w = inputs.shape[-2:]
+        what = {"denoise": f"noisy input\n{task.config.noise}", "superres": f"input {w}x{h}"}
+        rows.append((what.get(kind, "input"), inputs.numpy()))
+    rows.append((f"{name} output", output.numpy()))
+    for baseline, fn in baselines.items():
+        rows.append((f"{baseline}\n(baseline)", fn(inputs).float().numpy()))
+    if not same:
+        rows.append(({"denoise": "clean target", "superres": "target"}.get(kind, "target"),
+                     target.numpy()))  # fmt: skip
+    columns = None if y is None else [class_name(classes, int(k))[:12] for k in y]
+    title = f"{name} on test images ({kind}): one column per image"
+    caption = (
+        "Inputs as the model sees them, its outputs, each baseline's output for the same input, "
+        "and the target. Low-resolution inputs are enlarged without smoothing."
+    )
+    return Figure("examples", "Inputs, outputs and targets", caption,
+                  figs.png_bytes(figs.image_rows(rows, title, columns)))  # fmt: skip
+
+
+def latent_figure(
+    model: Any, name: str, data_name: str, images: np.ndarray, labels: Any, classes: Any
+) -> Figure | None:
+    from aekit.evaluation.baselines import PCA
+    from aekit.inference import embed
+
+    codes = embed(model, images, labels=labels).reshape(len(images), -1)
+    if codes.shape[1] < 2 or len(images) < 3:
+        return None
+    if codes.shape[1] == 2:
+        points, axes, how = codes, ("z[0]", "z[1]"), "2-D codes"
+    else:
+        double = torch.from_numpy(codes).double()
+        points = PCA(2).fit(double).encode(double).numpy()
+        axes, how = (
+            ("principal axis 1", "principal axis 2"),
+            (f"{codes.shape[1]}-D codes, first two principal axes"),
+        )
+    what = "posterior means" if hasattr(model, "sample") else "codes"
+    short = data_name.rsplit("/", 1)[-1]  # npz:/long/path/x.npz -> x.npz
+    title = f"{name} {what} of {len(images)} {short} test images\n{how}"
+    caption = (
+        "Each point is one test image's code, coloured by its class; no label was used to "
+        "train the encoder, so classes that separate here were found from the pixels alone."
+    )
+    if hasattr(model.config, "num_classes"):
+        caption = (
+            "Each point is one test image's code, coloured by its class. The encoder of a "
+            "conditional model is given the class, so its code is free to hold the rest (the "
+            "style): classes should overlap here."
+        )
+    png = figs.png_bytes(figs.scatter(points, labels, classes, title, axes))
+    return Figure("latent", "Latent space", caption, png)
+
+
+@torch.no_grad()
+def generative_figures(model: Any, name: str, classes: Any) -> list[Figure]:
+    """Samples from the prior (per class for a conditional model) and a manifold over z[0],
+    z[1] at N(0, 1) quantiles."""
+    from aekit.generation import decode_codes, manifold_codes
+
+    model.eval()
+    generator = torch.Generator().manual_seed(SEED)
+    n_classes = getattr(model.config, "num_classes", None)
+    if n_classes is None:
+        samples = model.sample(64, None, generator=generator).float().numpy()
+        picture = figs.mosaic(samples, 8, f"{name}: 64 images decoded from z ~ N(0, I)")
+        caption = "Codes drawn from the prior and decoded: what the model generates."
+    else:
+        y = torch.arange(n_classes).repeat_interleave(8)
+        samples = model.sample(len(y), y, generator=generator).float().numpy()
+        rows = [class_name(classes, k) for k in range(n_classes)]
+        title = f"{name}: 8 samples per class, z ~ N(0, I) decoded with the class label"
+        picture = figs.mosaic(samples, 8, title, row_labels=rows)
+        caption = "One row per class: fresh prior draws decoded with that class's label."
+    figures = [Figure("samples", "Samples from the prior", caption, figs.png_bytes(picture))]
+    latent_dim = int(model.config.latent_dim)
+    if latent_dim >= 2:
+        size = 15
+        codes = manifold_codes(size, latent_dim, (0, 1))
+        labels = None if n_classes is None else np.zeros(size * size, dtype=np.int64)
+        decoded = decode_codes(model, codes, labels).numpy()
+        q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, size))
+        ticks = ([f"{v:.2f}" for v in q], [f"{v:.2f}" for v in q.flip(0)])
+        rest = "" if latent_dim == 2 else f"; z[2..{latent_dim - 1}] = 0"
+        which = "" if n_classes is None else f", class {class_name(classes, 0)}"
+        title = f"{name}: decoded grid over z[0] and z[1]{rest}{which}"
+        picture = figs.mosaic(decoded, size, title, axis_labels=("z[0]", "z[1]"), ticks=ticks)
+        caption = (
+            "Codes on a grid of the prior's quantiles from 5% to 95% (equal prior mass between "
+            "neighbours), decoded: how the images change across the latent plane."
+        )
+        figures.append(Figure("manifold", "Latent manifold", caption, figs.png_bytes(picture)))
+    return figures
+
+
+def interpolation_pairs(labels: np.ndarray | None, conditional: bool, n: int = 4):
+    """(a, b, label) index pairs: images of different classes; for a conditional model, two
+    images of the same class, decoded with that class (the code holds only the style)."""
+    if labels is None:
+        return [(2 * i, 2 * i + 1, None) for i in range(n)]
+    by_class = {int(k): np.flatnonzero(labels == k) for k in np.unique(labels)}
+    keys = sorted(by_class)
+    if conditional:
+        usable = [k for k in keys if len(by_class[k]) >= 2][:n]
+        return [(int(by_class[k][0]), int(by_class[k][1]), k) for k in usable]
+    if len(keys) < 2:
+        return [(2 * i, 2 * i + 1, None) for i in range(n)]
+    pairs = [(keys[(2 * i) % len(keys)], keys[(2 * i + 1) % len(keys)]) for i in range(n)]
+    return [(int(by_class[a][0]), int(by_class[b][0]), None) for a, b in pairs if a != b]
+
+
+@torch.no_grad()
+def interpolation_figure(
+    model: Any, name: str, images: np.ndarray, labels: Any, classes: Any
+) -> Figure | None:
+    from aekit.generation import decode_codes, interpolate_codes
+    from aekit.inference import embed
+
+    conditional = hasattr(model.config, "num_classes")
+    pairs = [p for p in interpolation_pairs(labels, conditional) if max(p[:2]) < len(images)]
+    if not pairs:
+        return None
+    steps = 8
+    rows = []
+    for a, b, k in pairs:
+        y = None if k is None else np.full(1, k, dtype=np.int64)
+        za, zb = (torch.from_numpy(embed(model, images[[i]], labels=y)) for i in (a, b))
+        codes = interpolate_codes(za, zb, steps, spherical=False)
+        strip = decode_codes(model, codes, None if y is None else np.repeat(y, steps)).numpy()
+        ends = images[[a, b]].astype(np.float32) / 255.0
+        strip = np.concatenate([ends[:1], strip, ends[1:]])
+        if labels is None:
+            label = f"image {a} to {b}"
+        elif conditional:
+            label = f"{class_name(classes, int(labels[a]))}\n(two images)"
+        else:
+            first, second = (class_name(classes, int(labels[i])) for i in (a, b))
+            label = f"{first}\nto {second}"
+        rows.append((label, strip))
+    columns = ["image A", *(f"{t:.2f}" for t in np.linspace(0, 1, steps)), "image B"]
+    title = f"{name}: decoding codes on the straight line from A's code (0) to B's (1)"
+    caption = (
+        "The first and last columns are the real images; between them the decoder's view of "
+        "the way from one code to the other. Smooth, plausible middles mean a well-organised "
+        "code space."
+    )
+    png = figs.png_bytes(figs.image_rows(rows, title, columns))
+    return Figure("interpolation", "Interpolation", caption, png)
