@@ -237,7 +237,7 @@ def evaluate(
 
 
 # The image and latent-space commands live in their own modules; importing them registers them.
-from aekit import cli_images, cli_latent  # noqa: E402, F401
+from aekit import cli_images, cli_latent, cli_report, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:
