@@ -37,7 +37,7 @@ def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
                 "--noise", "gaussian:0.3", "--latent-dim", "8", *SMALL_AE)  # fmt: skip
     config = json.loads((run / "config.json").read_text())
     assert config["task"] == {"name": "denoise", "noise": "gaussian:0.3", "scale": 2,
-                              "downscale": "bicubic", "patch": None}  # fmt: skip
+                              "downscale": "bicubic", "patch": None, "binarize": False}  # fmt: skip
     code, out, err = run_cli("eval", run, "--json")
     assert code == 0, err
     report = json.loads(out)
