@@ -1,0 +1,186 @@
+"""Small valid inputs for each fuzz target, generated rather than committed.
+
+    python -m fuzz.seeds build/fuzz/seeds     # writes build/fuzz/seeds/<parser>/<name>
+
+Each seed is in its target's input format (fuzz/targets.py): a leading entry-point byte where
+the target has several. The hypothesis tests mutate the same seeds in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+
+def idx_seeds() -> dict[str, bytes]:
+    from aekit.data.idx import write_idx
+
+    out: dict[str, bytes] = {}
+    rng = np.random.default_rng(0)
+    arrays = {
+        "u8-images": rng.integers(0, 256, (2, 3, 3), dtype=np.uint8),
+        "u8-labels": np.arange(5, dtype=np.uint8),
+        "i16": np.array([[1, -2], [300, -400]], dtype=np.int16),
+        "i32": np.array([7, -7], dtype=np.int32),
+        "f32": np.array([0.5, -1.5, np.inf], dtype=np.float32),
+        "f64": np.array([[np.pi]], dtype=np.float64),
+        "empty": np.zeros((0, 2), dtype=np.uint8),
+    }
+    tmp = _tmp()
+    for name, arr in arrays.items():
+        for compress in (False, True):
+            path = tmp / f"{name}{'.gz' if compress else ''}"
+            write_idx(path, arr, compress=compress)
+            out[path.name] = path.read_bytes()
+    return out
+
+
+def image_seeds() -> dict[str, bytes]:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (6, 5), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    images = {
+        "gray.png": (Image.fromarray(gray), "PNG", {}),
+        "rgb.png": (Image.fromarray(rgb), "PNG", {}),
+        "rgba.png": (Image.fromarray(np.dstack([rgb, gray])), "PNG", {}),
+        "la.png": (Image.fromarray(np.dstack([gray, gray])).convert("LA"), "PNG", {}),
+        "palette.png": (Image.fromarray(rgb).convert("P"), "PNG", {}),
+        "bilevel.png": (Image.fromarray(gray).convert("1"), "PNG", {}),
+        "gray16.png": (Image.fromarray(gray.astype(np.uint16) * 257), "PNG", {}),
+        "interlaced.png": (Image.fromarray(rgb), "PNG", {"interlace": 1}),
+        "gray.jpg": (Image.fromarray(gray), "JPEG", {"quality": 90}),
+        "rgb.jpg": (Image.fromarray(rgb), "JPEG", {"quality": 90}),
+        "progressive.jpg": (Image.fromarray(rgb), "JPEG", {"progressive": True}),
+    }
+    out = {}
+    for name, (im, fmt, options) in images.items():
+        buffer = io.BytesIO()
+        im.save(buffer, format=fmt, **options)
+        out[name] = buffer.getvalue()
+    return out
+
+
+def config_seeds() -> dict[str, bytes]:
+    from aekit.config import to_dict
+    from aekit.models import MODELS
+    from aekit.runs import default_run_config
+
+    out = {}
+    for index, name in enumerate(MODELS):
+        text = json.dumps(to_dict(default_run_config(name)), indent=1).encode()
+        out[f"{name}.json"] = bytes([0, index]) + text
+        out[f"{name}-run.json"] = bytes([2, index]) + text
+    out["small.toml"] = bytes([1, 1]) + (
+        b'model_name = "conv-ae"\n[model]\nchannels = [4, 8]\nlatent_dim = 3\n'
+        b'[train]\nepochs = 2\nlr = 1e-3\nschedule = "constant"\n'
+        b'[task]\nname = "denoise"\nnoise = "gaussian:0.2"\n'
+    )
+    out["overrides.txt"] = bytes([3, 2]) + (
+        b"train.lr=1e-3\nmodel.width=8\ntask.name=superres\ntask.scale=2\n"
+        b"data.limit=null\ntrain.grad_clip=1.5\n"
+    )
+    return out
+
+
+def checkpoint_seeds() -> dict[str, bytes]:
+    weights, resume = tiny_run_files()
+    return {
+        "weights.safetensors": bytes([0]) + weights,
+        "checkpoint.safetensors": bytes([0]) + resume,
+        "load-run.safetensors": bytes([1]) + weights,
+        "resume.safetensors": bytes([2]) + resume,
+        "resume-weights.safetensors": bytes([3]) + weights,
+        "metrics.jsonl": bytes([4]) + b'{"epoch": 1, "train_loss": 0.5, "lr": 0.001}\n',
+    }
+
+
+@cache
+def tiny_run_files() -> tuple[bytes, bytes]:
+    """(model.safetensors, checkpoint.safetensors) of one epoch of the targets' tiny model."""
+    import torch
+
+    from aekit.models import build_model
+    from aekit.training.trainer import Trainer
+    from fuzz import targets
+
+    run = _tmp() / "tiny-run"
+    config = targets.tiny_run_config()
+
+    torch.manual_seed(0)
+    model = build_model("ae", config.model)
+    train_config = dataclasses.replace(config.train, epochs=1)
+    Trainer(model, train_config, out_dir=run, progress=False, run_config=config).fit(
+        targets.tiny_images(), None
+    )
+    return (run / "model.safetensors").read_bytes(), (run / "checkpoint.safetensors").read_bytes()
+
+
+def arrays_seeds() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    y = np.array([0, 1, 0])
+    sets = {
+        "train-test.npz": {"x_train": x, "y_train": y, "x_test": x[:1], "y_test": y[:1]},
+        "images-labels.npz": {"images": x.astype(np.float32) / 255, "labels": y},
+        "single.npz": {"arr_0": x},
+        "classes.npz": {"x": x, "y": y, "classes": np.array(["a", "b"])},
+    }
+    out = {}
+    for name, arrays in sets.items():
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        out[name] = bytes([0]) + buffer.getvalue()
+    buffer = io.BytesIO()
+    np.save(buffer, x)
+    out["plain.npy"] = bytes([1]) + buffer.getvalue()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x=x)
+    out["compressed.npz"] = bytes([0]) + buffer.getvalue()
+    return out
+
+
+SEEDS = {
+    "idx": idx_seeds,
+    "image": image_seeds,
+    "config": config_seeds,
+    "checkpoint": checkpoint_seeds,
+    "arrays": arrays_seeds,
+}
+
+
+@cache
+def _tmp() -> Path:
+    import atexit
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="aekit-seeds-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def write_seeds(root: Path, parsers: list[str] | None = None) -> None:
+    for parser in parsers or list(SEEDS):
+        folder = root / parser
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in SEEDS[parser]().items():
+            (folder / name).write_bytes(data)
+
+
+def main() -> None:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "build/fuzz/seeds")
+    write_seeds(root, sys.argv[2:] or None)
+    sizes = {p.name: sum(f.stat().st_size for f in p.iterdir()) for p in root.iterdir()}
+    print(f"seeds in {root}: " + ", ".join(f"{k} {v} bytes" for k, v in sorted(sizes.items())))
+
+
+if __name__ == "__main__":
+    main()
