@@ -53,9 +53,8 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise AekitError(
-            f"unknown key {where}.{unknown[0]}; {where} takes: {', '.join(sorted(known))}"
-        )
+        key = unknown[0] if unknown[0].isidentifier() else repr(unknown[0])  # "\n" stays one line
+        raise AekitError(f"unknown key {where}.{key}; {where} takes: {', '.join(sorted(known))}")
     values = {k: coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     return cls(**values)
 
@@ -97,7 +96,10 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         raise AekitError(f"{where} must be an integer, got {value!r}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond 1.8e308
+                raise AekitError(f"{where} is too large for a number: {value!r}") from None
         raise AekitError(f"{where} must be a number, got {value!r}")
     if hint is str:
         if isinstance(value, str):
@@ -118,8 +120,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise AekitError(f"--set takes key=value with a dotted key, got {text!r}")
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw  # a bare word such as `lesson` or `cosine`
+    except (ValueError, RecursionError):  # also: nested too deeply, an integer of 4301+ digits
+        value = raw  # a bare word such as `lesson` or `cosine`; checked against its type later
+    if nesting(value) > MAX_NESTING:
+        raise AekitError(f"--set {key!r}: the value nests more than {MAX_NESTING} lists deep")
     return key.split("."), value
 
 
@@ -158,11 +162,58 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
         else:
             raise AekitError(f"config file {str(path)!r} must end in .json or .toml")
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+    except RecursionError:
+        raise AekitError(
+            f"config file {str(path)!r} nests its lists or tables too deeply to be a config"
+        ) from None
+    except ValueError as exc:  # bad UTF-8, JSON or TOML, or an integer of 4301+ digits
         raise AekitError(f"config file {str(path)!r} is not valid: {exc}") from None
     if not isinstance(data, dict):
         raise AekitError(f"config file {str(path)!r} must hold a table of keys")
+    if nesting(data) > MAX_NESTING:
+        raise AekitError(
+            f"config file {str(path)!r} nests lists or tables more than {MAX_NESTING} deep; "
+            "a config is a few tables of settings"
+        )
+    for key, value in leaves(data):
+        if not isinstance(value, (str, int, float, bool, type(None))):  # TOML dates and times
+            raise AekitError(
+                f"config file {str(path)!r}: {key!r} is a {type(value).__name__}, which no "
+                "setting takes; write it as a string or number"
+            )
     return data
+
+
+# A run's config nests 3 deep (run.model.channels[0]); parsers and copies recurse, so anything
+# much deeper is refused before it can exhaust the stack.
+MAX_NESTING = 32
+
+
+def leaves(data: Any, where: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) of every scalar in plain data, without recursing."""
+    found, stack = [], [(where, data)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((f"{key}.{k}" if key else str(k), v) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((f"{key}[{i}]", v) for i, v in enumerate(node))
+        else:
+            found.append((key, node))
+    return found
+
+
+def nesting(data: Any) -> int:
+    """How deep lists and dicts nest in plain data (a scalar is 0), without recursing."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, (list, tuple)):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in node)
+    return deepest
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
