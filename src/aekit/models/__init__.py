@@ -9,6 +9,8 @@ import difflib
 from dataclasses import asdict, fields
 from typing import Any
 
+import torch
+
 from aekit.config import from_dict
 from aekit.errors import AekitError
 from aekit.models.aae import AAE, AAEConfig
@@ -93,7 +95,25 @@ def build_model(name: str, config: Any = None, **overrides: Any) -> Autoencoder:
         config = from_dict(config_cls, {**asdict(config), **overrides}, where=f"model {name!r}")
     if not isinstance(config, config_cls):
         raise AekitError(f"model {name!r} takes a {config_cls.__name__}, got {type(config)}")
+    check_parameter_count(name, cls, config)
     return cls(config)
+
+
+# 2**28 parameters = 1 GiB of fp32 weights (about 4 GiB to train with AdamW): past any model this
+# CPU trains, and a config.json asking for more must fail here, not in the allocator.
+MAX_PARAMETERS = 1 << 28
+
+
+def check_parameter_count(name: str, cls: type[Autoencoder], config: Any) -> None:
+    """Build the model on the meta device first (shapes only, no memory) to count parameters."""
+    with torch.device("meta"):
+        probe = cls(config)
+    count = sum(p.numel() for p in probe.parameters())
+    if count > MAX_PARAMETERS:
+        raise AekitError(
+            f"model {name!r} with this config has {count:,} parameters, over the limit of "
+            f"{MAX_PARAMETERS:,}; use a smaller image_shape, widths or latent_dim"
+        )
 
 
 def config_fields(name: str) -> list[str]:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
-from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim
+from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
 from aekit.models.conv_ae import ARCHS, Bottleneck, conv_networks
 from aekit.models.losses import check_recon_loss
 
@@ -46,12 +46,8 @@ class AAEConfig:
         check_latent_dim(self.latent_dim, optional=False)
         if self.arch not in ARCHS:
             raise AekitError(f"unknown aae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = tuple(int(c) for c in self.channels)
-        self.disc_hidden = tuple(int(h) for h in self.disc_hidden)
-        if not self.channels or min(self.channels) < 1:
-            raise AekitError(f"channels must be one or more widths >= 1, got {self.channels}")
-        if not self.disc_hidden or min(self.disc_hidden) < 1:
-            raise AekitError(f"disc_hidden must be one or more widths >= 1, got {self.disc_hidden}")
+        self.channels = check_widths("channels", self.channels)
+        self.disc_hidden = check_widths("disc_hidden", self.disc_hidden)
         if not self.adversarial_lr_scale > 0 or self.adversarial_lr_scale == float("inf"):
             raise AekitError(
                 f"adversarial_lr_scale must be a finite number > 0, got {self.adversarial_lr_scale}"

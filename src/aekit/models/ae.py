@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim
+from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
 from aekit.models.losses import check_recon_loss
 
 
@@ -28,7 +28,7 @@ class AEConfig:
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
         check_latent_dim(self.latent_dim, optional=False)
-        self.hidden = tuple(int(h) for h in self.hidden)
+        self.hidden = check_widths("hidden", self.hidden, allow_empty=True)
         check_recon_loss(self.loss)
 
 

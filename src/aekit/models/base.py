@@ -69,15 +69,47 @@ class Autoencoder(nn.Module):
         return math.prod(self.code_shape)
 
 
+# Bounds on any one size in a model config (image side, layer width, code size, class count) and
+# on the number of layers: far above any model worth training on a CPU, and far below numbers that
+# would overflow torch's sizes or take minutes to build. A config.json is a file from anywhere.
+MAX_SIZE = 1 << 16
+MAX_LAYERS = 32
+
+
 def check_image_shape(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in image_shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise AekitError(f"image_shape must be (channels, height, width) >= 1, got {image_shape}")
+    if len(shape) != 3 or min(shape) < 1 or max(shape) > MAX_SIZE:
+        raise AekitError(
+            f"image_shape must be (channels, height, width), each 1..{MAX_SIZE}, got {image_shape}"
+        )
     return shape  # type: ignore[return-value]
 
 
 def check_latent_dim(latent_dim: int | None, *, optional: bool) -> None:
     if latent_dim is None and optional:
         return
-    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool):
         raise AekitError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")
+    check_size("latent_dim", latent_dim)
+
+
+def check_size(name: str, value: int) -> None:
+    """One width, channel count or class count: 1..MAX_SIZE."""
+    if value < 1:
+        raise AekitError(f"{name} must be an integer >= 1, got {value!r}")
+    if value > MAX_SIZE:
+        raise AekitError(f"{name} must be at most {MAX_SIZE}, got {value!r}")
+
+
+def check_widths(
+    name: str, widths: tuple[int, ...], *, allow_empty: bool = False
+) -> tuple[int, ...]:
+    """Layer widths: 1..MAX_LAYERS of them (or none, if allowed), each 1..MAX_SIZE."""
+    widths = tuple(int(w) for w in widths)
+    fewest = 0 if allow_empty else 1
+    if not fewest <= len(widths) <= MAX_LAYERS or any(not 1 <= w <= MAX_SIZE for w in widths):
+        raise AekitError(
+            f"{name} must be {fewest} to {MAX_LAYERS} layer widths, each 1..{MAX_SIZE}, "
+            f"got {list(widths)}"
+        )
+    return widths

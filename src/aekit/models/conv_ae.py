@@ -32,7 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.errors import AekitError
-from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim
+from aekit.models.base import (
+    Autoencoder,
+    check_image_shape,
+    check_latent_dim,
+    check_size,
+    check_widths,
+)
 from aekit.models.losses import check_recon_loss
 
 ARCHS = ("default", "lesson")
@@ -51,12 +57,8 @@ class ConvAEConfig:
         self.image_shape = check_image_shape(self.image_shape)
         if self.arch not in ARCHS:
             raise AekitError(f"unknown conv-ae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = tuple(int(c) for c in self.channels)
-        if not self.channels or min(self.channels) < 1 or self.code_channels < 1:
-            raise AekitError(
-                f"channels and code_channels must be >= 1, "
-                f"got {self.channels} and {self.code_channels}"
-            )
+        self.channels = check_widths("channels", self.channels)
+        check_size("code_channels", self.code_channels)
         check_latent_dim(self.latent_dim, optional=True)
         check_recon_loss(self.loss)
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from aekit.errors import AekitError
-from aekit.models.base import Autoencoder, check_image_shape
+from aekit.models.base import MAX_LAYERS, Autoencoder, check_image_shape, check_size
 from aekit.models.conv_ae import ResizeTo, conv, halve
 from aekit.models.losses import check_recon_loss
 
@@ -46,8 +46,9 @@ class SRConfig:
             raise AekitError(f"scale must be 2 or 4, got {self.scale!r}")
         if self.arch not in ("default", "lesson"):
             raise AekitError(f"unknown sr arch {self.arch!r}; choose default or lesson")
-        if self.width < 1 or self.depth < 2:
-            raise AekitError(f"sr needs width >= 1 and depth >= 2, got {self.width}, {self.depth}")
+        check_size("width", self.width)
+        if not 2 <= self.depth <= MAX_LAYERS:
+            raise AekitError(f"sr needs depth 2..{MAX_LAYERS}, got {self.depth}")
         check_recon_loss(self.loss)
 
     @property

@@ -16,7 +16,7 @@ from torch import nn
 
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
-from aekit.models.base import check_image_shape, check_latent_dim
+from aekit.models.base import check_image_shape, check_latent_dim, check_size, check_widths
 from aekit.models.conv_ae import ARCHS, conv_networks
 from aekit.models.losses import check_recon_loss
 from aekit.models.posterior import DiagonalGaussian
@@ -44,9 +44,7 @@ class VAEConfig:
 
     def __post_init__(self) -> None:
         check_variational(self)
-        self.hidden = tuple(int(h) for h in self.hidden)
-        if not self.hidden:
-            raise AekitError("vae needs at least one hidden layer (model.hidden)")
+        self.hidden = check_widths("hidden", self.hidden)  # at least one hidden layer
 
 
 class VAE(VariationalAutoencoder):
@@ -79,9 +77,7 @@ class ConvVAEConfig:
         check_variational(self)
         if self.arch not in ARCHS:
             raise AekitError(f"unknown conv-vae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = tuple(int(c) for c in self.channels)
-        if not self.channels or min(self.channels) < 1:
-            raise AekitError(f"channels must be one or more widths >= 1, got {self.channels}")
+        self.channels = check_widths("channels", self.channels)
 
 
 class ConvVAE(VariationalAutoencoder):
@@ -113,6 +109,7 @@ class CVAEConfig(ConvVAEConfig):
         super().__post_init__()
         if self.num_classes < 2:
             raise AekitError(f"cvae needs num_classes >= 2, got {self.num_classes}")
+        check_size("num_classes", self.num_classes)
 
 
 class CVAE(VariationalAutoencoder):
