@@ -24,7 +24,8 @@ h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; margin: .6em 0; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .best { font-weight: bold; } .note { color: #555; font-size: .92em; }
 .verdict { padding: .6em .9em; border-radius: 4px; margin: 1em 0; }
 .good { background: #e7f6e7; border: 1px solid #9c9; }
