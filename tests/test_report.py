@@ -111,7 +111,8 @@ def test_report_of_a_conditional_vae_samples_each_class(run_cli, tmp_path, tiny_
                            "128", "--no-progress")  # fmt: skip
     assert code == 0, err
     out = tmp_path / "pages" / "cvae.html"
-    code, stdout, err = run_cli("report", run, "--out", out, "--limit", "16", "--nll-samples", "4")
+    code, stdout, err = run_cli("report", run, "--out", out, "--limit", "16", "--nll-samples", "4",
+                                "--data", tiny_npz)  # fmt: skip
     assert code == 0, err
     assert f"wrote {out}" in stdout and "PCA(2)" in stdout
     html = out.read_text()

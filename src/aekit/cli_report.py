@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aekit.cli import DataDir, RunDir, app
+from aekit.cli import DataDir, OtherData, RunDir, app
 
 
 @app.command()
@@ -16,6 +16,7 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="HTML file to write (default RUN/report.html).")
     ] = None,
+    data: OtherData = None,
     data_dir: DataDir = None,
     limit: Annotated[int, typer.Option(help="Score and plot at most N test images.")] = 2000,
     nll_samples: Annotated[
@@ -26,7 +27,9 @@ def report(
     beside baselines, pictures (and PNG copies of them beside the page)."""
     from aekit.evaluation.report import build_report
 
-    result = build_report(run, out=out, data_dir=data_dir, limit=limit, nll_samples=nll_samples)
+    result = build_report(
+        run, out=out, data=data, data_dir=data_dir, limit=limit, nll_samples=nll_samples
+    )
     if result.headline is not None:
         typer.echo(f"{run}: {result.headline.describe()}")
     folder = result.html.with_suffix("")

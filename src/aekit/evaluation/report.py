@@ -102,14 +102,16 @@ def build_report(
     run_dir: str | Path,
     *,
     out: str | Path | None = None,
+    data: str | None = None,
     data_dir: str | Path | None = None,
     limit: int | None = 2000,
     nll_samples: int = 0,
     dataset: Any = None,
 ) -> ReportResult:
     """Write `out` (default RUN/report.html) and its figures (beside it, in a folder named
-    after it: RUN/report/*.png). `limit` caps the test images scored and plotted; `dataset`
-    lets a caller that already loaded the run's data (the demo) pass it in."""
+    after it: RUN/report/*.png). `limit` caps the test images scored and plotted; `data`
+    names other data than the run's own (a run trained from Python records none); `dataset`
+    lets a caller that already loaded the data pass it in."""
     from aekit.data.pairs import build_task
     from aekit.evaluation.report_html import render_report
     from aekit.runs import load_data
@@ -126,7 +128,9 @@ def build_report(
         raise AekitError(f"--nll-samples must be 0 (off) or more, got {nll_samples}")
     loaded = load_run(run_dir)
     if dataset is None:
-        changes = {} if data_dir is None else {"data_dir": str(data_dir)}
+        changes: dict[str, Any] = {} if data is None else {"name": data}
+        if data_dir is not None:
+            changes["data_dir"] = str(data_dir)
         dataset = load_data(loaded.config, **changes)
     task = build_task(loaded.config.task)
     name = loaded.config.model_name
