@@ -15,6 +15,7 @@ The exit status is 1 if anything crashed. The last line is a summary for docs/re
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import os
 import sys
@@ -32,6 +33,76 @@ def crash_key(exc: BaseException) -> tuple[str, str]:
     ours = [f for f in frames if "/aekit/" in f.filename] or frames
     where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
     return type(exc).__name__, where
+
+
+# Values a structure-aware mutation puts into a config: the edges of every type a setting has.
+ODD_VALUES = [
+    None, True, False, 0, 1, -1, 2, 3, 7, 2**16, 2**16 + 1, 2**31, 2**63, -(2**63), 10**20,
+    0.0, -0.0, 0.5, 1e-300, 1e300, float("nan"), float("inf"), float("-inf"), "", "x",
+    "conv-ae", "cvae", "lesson", "default", "bce", "mse", "superres", "denoise", "gaussian:0.3",
+    "mask:2", "adamw", "cosine", "bf16", [], {}, [0], [1, 1, 1], [65536, 65536], {"a": 1},
+]  # fmt: skip
+
+
+def odd_value(rng) -> object:
+    return copy.deepcopy(rng.choice(ODD_VALUES))  # a fresh copy: later edits must not leak
+
+
+def json_paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    paths = []
+    if isinstance(node, dict):
+        items = list(node.items())
+    else:
+        items = list(enumerate(node)) if isinstance(node, list) else []
+    for key, value in items:
+        paths.append((*prefix, key))
+        paths += json_paths(value, (*prefix, key))
+    return paths
+
+
+def mutate_json(doc: object, rng) -> object:
+    """One edit of a parsed JSON document: a value set to an odd one, a key dropped or added."""
+    paths = json_paths(doc)
+    if not paths:
+        return odd_value(rng)
+    *parents, last = rng.choice(paths)
+    node = doc
+    for part in parents:
+        node = node[part]
+    action = rng.random()
+    if action < 0.7:
+        node[last] = odd_value(rng)
+    elif action < 0.85 and isinstance(node, dict):
+        del node[last]
+    elif isinstance(node, dict):
+        key = rng.choice(["extra", "model_name", "image_shape", "hidden", "__class__", ""])
+        node[key] = odd_value(rng)
+    return doc
+
+
+def config_mutator(atheris):
+    """For config inputs holding JSON (entry points 0 and 2), mostly edit the parsed document
+    and write it back, so most inputs are well-formed configs that reach the checks behind the
+    parser; otherwise libFuzzer's byte mutations."""
+    import json
+    import random
+
+    def mutate(data: bytes, max_size: int, seed: int) -> bytes:
+        rng = random.Random(seed)
+        if len(data) > 2 and data[0] % 4 in (0, 2) and rng.random() < 0.7:
+            try:
+                doc = json.loads(data[2:])
+            except (ValueError, RecursionError):
+                doc = None
+            if isinstance(doc, (dict, list)):
+                for _ in range(rng.randint(1, 3)):
+                    doc = mutate_json(doc, rng)
+                out = data[:2] + json.dumps(doc).encode()
+                if len(out) <= max_size:
+                    return out
+        return atheris.Mutate(data, max_size)
+
+    return mutate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         *args.libfuzzer,
     ]
     crash_dir.mkdir(parents=True, exist_ok=True)
-    atheris.Setup([sys.argv[0], *flags, str(work), str(seeds)], one_input)
+    mutator = config_mutator(atheris) if args.parser == "config" else None
+    atheris.Setup([sys.argv[0], *flags, str(work), str(seeds)], one_input, custom_mutator=mutator)
 
     def summary() -> None:
         seconds = time.monotonic() - started

@@ -99,7 +99,20 @@ def checkpoint_seeds() -> dict[str, bytes]:
         "resume.safetensors": bytes([2]) + resume,
         "resume-weights.safetensors": bytes([3]) + weights,
         "metrics.jsonl": bytes([4]) + b'{"epoch": 1, "train_loss": 0.5, "lr": 0.001}\n',
+        "resume-rehashed.safetensors": bytes([5]) + without_hash(resume),
     }
+
+
+def without_hash(data: bytes) -> bytes:
+    """The same safetensors file with only the "aekit" metadata (no content hash)."""
+    from safetensors import safe_open
+    from safetensors.torch import load, save
+
+    path = _tmp() / "without-hash.safetensors"
+    path.write_bytes(data)
+    with safe_open(str(path), framework="pt") as f:
+        meta = {"aekit": (f.metadata() or {}).get("aekit", "{}")}
+    return save(load(data), metadata=meta)
 
 
 @cache
@@ -147,12 +160,40 @@ def arrays_seeds() -> dict[str, bytes]:
     return out
 
 
+def server_seeds() -> dict[str, bytes]:
+    """A good request for each endpoint and run (byte 1: 0 cvae, 1 denoise, 2 sr; byte 2 the
+    form fields or the query's path; see fuzz/targets.py)."""
+    images = image_seeds()
+    png = images["gray.png"]
+    multipart = (
+        b'--fuzz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--fuzz\r\n"
+        b'Content-Disposition: form-data; name="resize"\r\n\r\ntrue\r\n--fuzz--\r\n'
+    )
+    return {
+        "decode-cvae.json": bytes([0, 0]) + b'{"z": [0.5, -1.0], "label": 1}',
+        "decode-denoise.json": bytes([0, 1]) + b'{"z": [0.1, 0.2, 0.3]}',
+        "interpolate-cvae.json": bytes([1, 0]) + b'{"a": 0, "b": 3, "steps": 4, "spherical": true}',
+        "encode-cvae-label-1.png": bytes([2, 0, 0b00010100]) + png,
+        "encode-denoise-index-5": bytes([2, 1, 0b10101000]) + png,
+        "apply-denoise.png": bytes([3, 1, 0b01000000]) + png,
+        "apply-sr-upscale.png": bytes([3, 2, 0b01100000]) + images["rgb.png"],
+        "apply-cvae-jpeg.jpg": bytes([3, 0, 0b00010100]) + images["gray.jpg"],
+        "multipart-apply": bytes([4, 1]) + multipart,
+        "query-random": bytes([5, 0, 0]) + b"seed=3&label=2",
+        "query-scatter": bytes([5, 1, 1]) + b"limit=5",
+        "query-test-image": bytes([5, 0, 2]) + b"7",
+        "query-info": bytes([5, 2, 3]),
+    }
+
+
 SEEDS = {
     "idx": idx_seeds,
     "image": image_seeds,
     "config": config_seeds,
     "checkpoint": checkpoint_seeds,
     "arrays": arrays_seeds,
+    "server": server_seeds,
 }
 
 

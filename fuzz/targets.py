@@ -18,7 +18,9 @@ replays through the same door it came in by:
     checkpoint  0 load_tensors; 1 load_run with the file as model.safetensors; 2 `--resume`
                 with the file as checkpoint.safetensors (Trainer.fit, which trains on if the
                 checkpoint holds); 3 `--resume` with the file as model.safetensors beside a
-                good checkpoint; 4 load_run with the file as metrics.jsonl.
+                good checkpoint; 4 load_run with the file as metrics.jsonl; 5 `--resume`
+                with the file's tensors and metadata re-saved with a valid content hash (any
+                hash it carries must hold), so mutations reach the code behind the hash.
     arrays      0 a .npz, 1 a .npy through the --data loader (load_arrays)
 """
 
@@ -28,9 +30,12 @@ import atexit
 import contextlib
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+
+from aekit.errors import AekitError
 
 # Image pixel limit while fuzzing: the same check as the default 50M, but a mutated header that
 # claims 7000x7000 pixels then costs milliseconds to refuse instead of a 200 MB decode.
@@ -121,7 +126,7 @@ def _config(mode: int, model: str, body: bytes) -> object:
 
 CHECKPOINT_MODES = (
     "load_tensors", "load_run", "resume", "resume, fuzzed model.safetensors",
-    "load_run, fuzzed metrics.jsonl",
+    "load_run, fuzzed metrics.jsonl", "resume, re-hashed",
 )  # fmt: skip
 
 
@@ -143,6 +148,9 @@ def checkpoint(data: bytes) -> object:
         return ckpt.load_run(run)
     (run / ckpt.WEIGHTS).write_bytes(body if mode == 3 else good_weights)
     (run / ckpt.CHECKPOINT).write_bytes(good_checkpoint if mode == 3 else body)
+    if mode == 5:  # whatever parses is saved again with a good hash: fuzzing gets past it
+        tensors, meta = ckpt.load_tensors(_file("input.safetensors", body))
+        ckpt.save_tensors_atomic(run / ckpt.CHECKPOINT, tensors, meta)
     return _tiny_trainer(run).fit(tiny_images(), None, resume=True)
 
 
@@ -156,12 +164,76 @@ def arrays(data: bytes) -> object:
     return load_arrays(_file(f"input{ARRAY_SUFFIXES[mode]}", body))
 
 
+SERVER_MODES = ("decode", "interpolate", "encode", "apply", "multipart", "query")
+SERVER_RUN_SETTINGS = {  # conditional with a latent; a denoiser; an upscaler, which has none
+    "cvae": ("cvae", {"model.latent_dim": 2}, ["model.channels=[4, 8]"]),
+    "denoise": ("conv-ae", {"task.name": "denoise", "model.latent_dim": 3}, ["model.channels=[4]"]),
+    "sr": ("sr", {"task.name": "superres", "task.scale": 2, "model.scale": 2}, ["model.width=4"]),
+}
+SERVER_RUNS = tuple(SERVER_RUN_SETTINGS)
+APPLY_ACTIONS = ("", "reconstruct", "denoise", "upscale", "nonsense")
+QUERY_PATHS = ("/api/random", "/api/scatter", "/api/test-image/", "/api/info")
+
+
+def server(data: bytes) -> object:
+    """Request bodies for `aekit serve` (server/app.py) on three tiny runs. Byte 0: the endpoint;
+    byte 1: the run; for uploads, byte 2 sets the form fields and the rest is the file; for
+    queries, byte 2 picks the path; otherwise the rest is the body (JSON for decode and
+    interpolate, or a whole multipart body). A 4xx is a refusal; a 5xx, a 4xx whose detail is
+    not one line, or an exception out of the app is a crash."""
+    mode, rest = _split(data, len(SERVER_MODES))
+    run, rest = _split(rest, len(SERVER_RUNS))
+    client = _server_client(SERVER_RUNS[run])
+    endpoint = SERVER_MODES[mode]
+    if endpoint in ("decode", "interpolate"):
+        headers = {"content-type": "application/json"}
+        response = client.post(f"/api/{endpoint}", content=rest, headers=headers)
+    elif endpoint in ("encode", "apply"):
+        fields, body = _split(rest, 256)
+        form = {"resize": ("true", "false", "1", "no")[fields & 3]}
+        if fields & 4:
+            form["label"] = str((fields >> 3 & 7) - 1)  # -1 .. 6
+        if endpoint == "apply":
+            form["action"] = APPLY_ACTIONS[(fields >> 5) % len(APPLY_ACTIONS)]
+        elif fields & 0x80:
+            form["index"] = str(fields >> 3 & 15)
+        files = {"file": ("x.png", body, "image/png")}
+        response = client.post(f"/api/{endpoint}", data=form, files=files)
+    elif endpoint == "multipart":
+        headers = {"content-type": "multipart/form-data; boundary=fuzz"}
+        response = client.post("/api/apply", content=rest, headers=headers)
+    else:
+        which, body = _split(rest, len(QUERY_PATHS))
+        path = QUERY_PATHS[which]
+        sep = "" if path.endswith("/") else "?"
+        # Percent-encoded: the client refuses URLs with control or non-ASCII characters itself.
+        query = urllib.parse.quote(body.decode("latin-1"), safe="&=+-.,%")
+        response = client.get(f"{path}{sep}{query}")
+    if response.status_code >= 500:
+        raise ServerError(f"HTTP {response.status_code} from {endpoint}: {response.text[:200]}")
+    if response.status_code >= 400:
+        detail = str(response.json().get("detail"))
+        if "\n" in detail:
+            raise ServerError(f"a {response.status_code} whose detail is not one line: {detail!r}")
+        raise AekitRefusal(f"HTTP {response.status_code}: {detail}")
+    return response
+
+
+class ServerError(Exception):
+    """A 5xx, or a 4xx whose message breaks the one-line rule: a crash."""
+
+
+class AekitRefusal(AekitError):
+    """A 4xx with a one-line detail: the server refused the request, as it should."""
+
+
 PARSERS: dict[str, Callable[[bytes], object]] = {
     "idx": idx,
     "image": image,
     "config": config,
     "checkpoint": checkpoint,
     "arrays": arrays,
+    "server": server,
 }
 
 
@@ -233,3 +305,32 @@ def _tiny_trainer(run: Path):
     torch.manual_seed(0)
     model = build_model("ae", config.model)
     return Trainer(model, config.train, out_dir=run, progress=False, run_config=config)
+
+
+@cache
+def _server_client(kind: str):
+    """A TestClient over create_app on a tiny run trained here once (1 epoch, 16x16 shapes)."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from aekit.cli import build_run_config
+    from aekit.runs import train_run
+    from aekit.server.app import create_app
+
+    data = scratch() / "server-shapes.npz"
+    if not data.exists():
+        rng = np.random.default_rng(0)
+        images = np.zeros((96, 16, 16), np.uint8)
+        labels = rng.integers(0, 3, 96)
+        for i, label in enumerate(labels):  # a bright square whose size is the label
+            top, left = rng.integers(0, 8, 2)
+            images[i, top : top + 4 + 2 * label, left : left + 4 + 2 * label] = 200
+        np.savez(data, x_train=images[:64], y_train=labels[:64], x_test=images[64:],
+                 y_test=labels[64:])  # fmt: skip
+    model, flags, overrides = SERVER_RUN_SETTINGS[kind]
+    settings = {"data.name": str(data), "train.epochs": 1, "train.batch_size": 32,
+                "train.precision": "fp32", **flags}  # fmt: skip
+    run = scratch() / f"server-{kind}"
+    shutil.rmtree(run, ignore_errors=True)
+    train_run(build_run_config(model, None, settings, overrides), run, progress=False)
+    return TestClient(create_app(run, limit=16), raise_server_exceptions=True)
