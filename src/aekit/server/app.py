@@ -20,6 +20,7 @@ while reading when a client sends none.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -262,12 +263,18 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         """One readable sentence in `detail` (the page shows it as is), the list in `errors`."""
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+        # The offending input goes back as sent, except NaN and infinity, which JSON cannot
+        # carry: as floats they made this very response fail with a 500.
+        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str, float: finite})
         parts = []
         for error in errors:
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
         return JSONResponse({"detail": "; ".join(parts), "errors": errors}, status_code=422)
+
+
+def finite(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
 
 
 class BodyLimit:
