@@ -4,17 +4,29 @@ A crash or Ctrl-C half way through writing a checkpoint, a dataset file or an im
 leave a truncated file under the final name: the next run would trust it. So we write to a
 temporary file in the same directory (same filesystem, so ``os.replace`` is an atomic rename),
 fsync it, and rename it over the target only after everything was written.
+
+A disk that fills up during the write fails it before the rename, so the old file stays; the
+error becomes `DiskFullError`, one line saying where, instead of a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from aekit.errors import AekitError
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(AekitError):
+    """No space (or quota) left while writing a file; the file it was to replace is intact."""
 
 
 def temp_path_for(path: Path) -> Path:
@@ -34,9 +46,36 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
+        _fsync_directory(target.parent)
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        what = "the previous one is intact" if target.exists() else "nothing was written"
+        raise DiskFullError(
+            f"the disk holding {target.parent} is full ({exc.strerror}) while writing "
+            f"{target.name}; {what}: free some space"
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (a power cut after it must not bring back the old file);
+    some filesystems cannot open or fsync a directory, and lose nothing by skipping it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temporary files a killed writer left in `directory` (never used as data)."""
+    for leftover in directory.glob(".*.part"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 @contextlib.contextmanager

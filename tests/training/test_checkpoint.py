@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 import torch
 
-from aekit.atomic import atomic_path, write_json_atomic
+from aekit.atomic import DiskFullError, atomic_path, write_json_atomic
 from aekit.config import RunConfig, to_dict
 from aekit.errors import AekitError
 from aekit.models import build_model
@@ -81,3 +83,17 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
         raise Boom
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_a_full_disk_leaves_the_old_file_and_says_where(tmp_path):
+    target = tmp_path / "x.json"
+    write_json_atomic(target, {"v": 1})
+    with pytest.raises(DiskFullError) as info, atomic_path(target) as tmp:
+        tmp.write_text('{"v": 2')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert str(info.value) == (
+        f"the disk holding {tmp_path} is full (No space left on device) while writing x.json; "
+        "the previous one is intact: free some space"
+    )
+    assert json.loads(target.read_text()) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
