@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from aekit import __version__
 from aekit.config import RunConfig, to_dict
 from aekit.data import Dataset, load_dataset
@@ -17,7 +19,7 @@ from aekit.data.pairs import build_task
 from aekit.errors import AekitError
 from aekit.models import build_model, model_entry
 from aekit.training import checkpoint as ckpt
-from aekit.training.trainer import FitResult, Trainer
+from aekit.training.trainer import FitResult, Trainer, derived_seed
 
 
 def default_run_config(model_name: str) -> RunConfig:
@@ -51,7 +53,11 @@ def build_for_data(config: RunConfig, image_shape: tuple[int, ...], num_classes:
         if num_classes is None:
             raise AekitError(f"{config.model_name} is conditioned on labels; this data has none")
         fields["num_classes"] = num_classes
-    model = build_model(config.model_name, fields)
+    # The initial weights come from train.seed too (its own stream), so two runs with one seed
+    # are the same run, and a run killed before its first checkpoint restarts as it began.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derived_seed(config.train.seed, 0, 7))
+        model = build_model(config.model_name, fields)
     target = tuple(image_shape)
     if config.task.patch is not None:  # the model learns on crops; targets are crops too
         target = (target[0], config.task.patch, config.task.patch)
