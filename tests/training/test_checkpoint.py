@@ -97,3 +97,25 @@ def test_a_full_disk_leaves_the_old_file_and_says_where(tmp_path):
     )
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_every_file_carries_a_hash_of_its_tensors_and_metadata(tmp_path):
+    tensors = {"b": torch.arange(6.0).view(2, 3), "a": torch.ones(2, dtype=torch.bfloat16)}
+    ckpt.save_tensors_atomic(tmp_path / "t.safetensors", tensors, {"epoch": 1})
+    loaded, meta = ckpt.load_tensors(tmp_path / "t.safetensors", require_hash=True)
+    assert meta == {"epoch": 1} and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+    digest = ckpt.content_hash(tensors, json.dumps({"epoch": 1}))
+    assert ckpt.content_hash(loaded, json.dumps(meta)) == digest
+    assert ckpt.content_hash(tensors, json.dumps({"epoch": 2})) != digest
+    assert ckpt.content_hash({**tensors, "a": torch.zeros(2, dtype=torch.bfloat16)}, "{}") != (
+        ckpt.content_hash(tensors, "{}")
+    )
+
+
+def test_replacing_a_file_can_keep_the_one_it_replaces(tmp_path):
+    path, previous = tmp_path / "c.safetensors", tmp_path / "c.prev.safetensors"
+    for value in (1.0, 2.0, 3.0):
+        ckpt.save_tensors_atomic(path, {"w": torch.tensor([value])}, keep_previous=previous)
+    assert ckpt.load_tensors(path)[0]["w"].item() == 3.0
+    assert ckpt.load_tensors(previous)[0]["w"].item() == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [previous.name, path.name]

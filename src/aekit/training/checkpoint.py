@@ -2,22 +2,38 @@
 
 A run directory holds
 
-    config.json              model name and config, data, training and task settings
-    model.safetensors        the weights to use: best validation loss so far
-    checkpoint.safetensors   everything needed to resume: weights, optimizer state, RNG states,
-                             and (in its JSON metadata) the trainer's position and history
-    metrics.jsonl            one JSON line per finished epoch
+    config.json                  model name and config, data, training and task settings
+    model.safetensors            the weights to use: best validation loss so far
+    checkpoint.safetensors       everything needed to resume: weights, optimizer state, RNG
+                                 states, and (in its JSON metadata) the trainer's position and
+                                 history; rewritten at each epoch end (and every
+                                 train.checkpoint_every steps, and on Ctrl-C)
+    checkpoint.prev.safetensors  the checkpoint before that one, kept as a fallback
+    metrics.jsonl                one JSON line per finished epoch
 
 Every file is written to a temporary name in the same directory, fsynced, and renamed over the
-old one, so a kill at any moment leaves either the old file or the new one, never half of one.
-Resume state lives in ONE file so weights and optimizer can never come from different steps.
+old one, so a kill at any moment leaves either the old file or the new one, never half of one;
+a full disk fails the write before the rename and so leaves the old file too. Resume state lives
+in ONE file so weights and optimizer can never come from different steps.
+
+Every safetensors file we write carries a SHA-256 of its tensors (names, dtypes, shapes, bytes)
+and its JSON metadata, because the atomic rename guards against kills, not against a disk or a
+copy that flips bits: a checkpoint that fails its hash on resume is set aside as
+``checkpoint.safetensors.corrupt`` and the previous one is used, with a message saying so.
+Before a new checkpoint replaces the newest, the newest is hard-linked (or copied) to
+``checkpoint.prev.safetensors``, so at every moment ``checkpoint.safetensors`` exists.
 Nothing here unpickles: a checkpoint is tensors and JSON and can never run code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,38 +42,195 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from aekit.atomic import atomic_path, write_text_atomic
+from aekit.atomic import DiskFullError, atomic_path, remove_stale_temps, write_text_atomic
 from aekit.errors import AekitError
+
+log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
+PREVIOUS = "checkpoint.prev.safetensors"
+CORRUPT = "checkpoint.safetensors.corrupt"  # a newest checkpoint that failed, set aside
 METRICS = "metrics.jsonl"
+HASH_KEY = "aekit_sha256"  # safetensors metadata key of the content hash
+
+
+def content_hash(tensors: dict[str, torch.Tensor], meta_json: str) -> str:
+    """SHA-256 over every tensor (sorted by name: its name, dtype, shape, then raw bytes) and the
+    JSON metadata string; what a file must reproduce on load to count as intact."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    digest.update(meta_json.encode())
+    return digest.hexdigest()
 
 
 def save_tensors_atomic(
-    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any] | None = None
+    path: Path,
+    tensors: dict[str, torch.Tensor],
+    metadata: dict[str, Any] | None = None,
+    *,
+    keep_previous: Path | None = None,
 ) -> None:
+    """Write tensors + JSON metadata + their content hash; with `keep_previous`, the file being
+    replaced is first linked there, once the new one is completely written."""
     # safetensors wants plain contiguous CPU tensors (channels-last weights are not contiguous).
     plain = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    meta = {"aekit": json.dumps(metadata or {}, sort_keys=True)}
+    meta_json = json.dumps(metadata or {}, sort_keys=True)
+    meta = {"aekit": meta_json, HASH_KEY: content_hash(plain, meta_json)}
     with atomic_path(path) as tmp:
-        save_file(plain, str(tmp), metadata=meta)
+        try:
+            save_file(plain, str(tmp), metadata=meta)
+        except SafetensorError as exc:
+            raise _os_error(exc) from None
+        if keep_previous is not None and path.is_file():
+            link_or_copy(path, keep_previous)
 
 
-def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a safetensors file written by `save_tensors_atomic`: (tensors, metadata)."""
+def _os_error(exc: SafetensorError) -> Exception:
+    """safetensors reports a failed write as "... (os error 28)"; give it back its errno, so a
+    full disk reads as one (atomic.py turns ENOSPC into a one-line DiskFullError)."""
+    found = re.search(r"os error (\d+)", str(exc))
+    if found is None:
+        return exc
+    number = int(found.group(1))
+    return OSError(number, os.strerror(number))
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Atomically make `target` a hard link to `source` (free: no bytes are copied), or a copy
+    on filesystems without hard links."""
+    with atomic_path(target) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+
+
+def load_tensors(
+    path: Path, *, require_hash: bool = False
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a safetensors file written by `save_tensors_atomic`: (tensors, metadata).
+
+    The content hash is checked whenever the file has one; `require_hash` (checkpoints) also
+    refuses a file without one, since a flipped byte in the hash's own key would drop it.
+    """
     if not path.is_file():
         raise AekitError(f"{str(path)!r} does not exist")
     try:
         with safe_open(str(path), framework="pt") as f:
-            raw_meta = (f.metadata() or {}).get("aekit", "{}")
+            header = f.metadata() or {}
+        raw_meta = header.get("aekit", "{}")
         tensors = load_file(str(path))
         meta = json.loads(raw_meta)
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise AekitError(f"{str(path)!r} is not a readable safetensors file ({first})") from None
+    if not isinstance(meta, dict):
+        raise AekitError(f"{str(path)!r}: its aekit metadata is not a JSON object; not aekit's")
+    expected = header.get(HASH_KEY)
+    if expected is None and require_hash:
+        raise AekitError(f"{str(path)!r} carries no content hash, so it cannot be trusted")
+    if expected is not None and content_hash(tensors, raw_meta) != expected:
+        raise AekitError(
+            f"{str(path)!r} is corrupt: its content does not match the SHA-256 stored in it"
+        )
     return tensors, meta
+
+
+# -- training checkpoints ------------------------------------------------------------------------
+
+
+def training_tensors(
+    model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer], task_gen: torch.Generator
+) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """The tensors of a checkpoint (weights, optimizer slots, RNG states) and the optimizers'
+    JSON part, which goes into the metadata."""
+    optim_tensors, optim_meta = optimizers_state(optimizers)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update(optim_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["rng.task"] = task_gen.get_state()
+    return tensors, optim_meta
+
+
+def save_checkpoint(
+    out_dir: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], history: list[dict]
+) -> None:
+    """Replace checkpoint.safetensors (keeping the one it replaces as the fallback), then
+    metrics.jsonl, which resume rewrites from the checkpoint's history if a kill came between."""
+    with resume_hint(out_dir):
+        save_tensors_atomic(out_dir / CHECKPOINT, tensors, meta, keep_previous=out_dir / PREVIOUS)
+        write_metrics(out_dir, history)
+
+
+@contextlib.contextmanager
+def resume_hint(out_dir: Path):
+    """A disk that fills up mid-run: the message also says how to go on once there is space."""
+    try:
+        yield
+    except DiskFullError as exc:
+        hint = f"then continue with: aekit train --resume --out {out_dir}"
+        raise DiskFullError(f"{exc}; {hint}") from None
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    tensors: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+
+def describe_position(position: dict[str, Any]) -> str:
+    if position["step"] == 0:
+        return f"saved after epoch {position['epoch']}"
+    return f"saved at epoch {position['epoch'] + 1} step {position['step']}"
+
+
+def load_checkpoint(out_dir: Path) -> Checkpoint | None:
+    """The newest checkpoint of a run that reads and passes its hash; None if it has none.
+
+    A newest checkpoint that fails is set aside as checkpoint.safetensors.corrupt and the
+    previous one takes its place, with a warning saying so (the CLI shows it on stderr); when
+    both fail the AekitError names both problems. Temporary files left by a kill are removed.
+    """
+    remove_stale_temps(out_dir)
+    newest, previous = out_dir / CHECKPOINT, out_dir / PREVIOUS
+    if not newest.is_file() and not previous.is_file():
+        return None
+    try:
+        return Checkpoint(newest, *load_tensors(newest, require_hash=True))
+    except AekitError as exc:
+        problem = str(exc)
+    restart = "start the run again with another --out"
+    if not previous.is_file():
+        raise AekitError(f"{problem}, and there is no {PREVIOUS} to fall back on; {restart}")
+    try:
+        tensors, meta = load_tensors(previous, require_hash=True)
+    except AekitError as exc:
+        raise AekitError(f"no usable checkpoint: {problem}; {exc}; {restart}") from None
+    aside = ""
+    if newest.is_file():
+        newest.replace(out_dir / CORRUPT)
+        aside = f" (set aside as {CORRUPT})"
+    link_or_copy(previous, newest)
+    log.warning(
+        f"{problem}{aside}; resuming from {PREVIOUS}, {describe_position(meta['position'])}"
+    )
+    return Checkpoint(previous, tensors, meta)
+
+
+def load_best_weights(out_dir: Path) -> dict[str, torch.Tensor] | None:
+    """model.safetensors on resume, so a resumed run ends holding the best weights in memory
+    too; unreadable, it is only a warning, since the run rewrites it at its next improvement."""
+    try:
+        return load_tensors(out_dir / WEIGHTS)[0]
+    except AekitError as exc:
+        log.warning(f"{exc}; it is rewritten when the loss next improves")
+        return None
 
 
 def optimizers_state(
@@ -141,6 +314,11 @@ def match_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path
                 f"{str(path)!r}: tensor {name} has shape {tuple(value.shape)}, "
                 f"the config's model needs {tuple(expected[name].shape)}"
             )
+        if value.dtype != expected[name].dtype:  # load_state_dict would cast, even complex
+            raise AekitError(
+                f"{str(path)!r}: tensor {name} is {value.dtype}, the config's model needs "
+                f"{expected[name].dtype}; it was not written by aekit for this model"
+            )
     model.load_state_dict(tensors)
 
 
@@ -149,11 +327,15 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise AekitError(f"{str(path)!r} is not UTF-8 text, so not aekit's metrics") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, nested too deep, 4301+ digits
                 raise AekitError(f"{str(path)!r} line {number} is not JSON") from None
     return rows
 
@@ -175,16 +357,13 @@ class Run:
 
 def read_run_config(run_dir: Path):
     """The RunConfig in a run directory's config.json, checked key by key."""
-    from aekit.config import RunConfig, from_dict
+    from aekit.config import RunConfig, from_dict, load_config_file
 
     path = run_dir / CONFIG
     if not path.is_file():
         raise AekitError(f"{str(run_dir)!r} is not an aekit run directory (no {CONFIG})")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise AekitError(f"{str(path)!r} is not valid JSON ({exc})") from None
-    return from_dict(RunConfig, raw, where="run")
+    # The same reader as --config files: nesting, huge integers and non-JSON values refused.
+    return from_dict(RunConfig, load_config_file(path), where="run")
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:

@@ -9,20 +9,21 @@ reproducibly on a CPU:
 * bf16 autocast and channels-last where they help (precision.py), losses in fp32;
 * every random draw comes from (seed, epoch): the batch order is a pure function of them, and
   the model's and the task's generators are reseeded per epoch and saved in checkpoints, so a
-  resumed run is bitwise the run that was never stopped;
+  resumed run is bitwise the run that was never stopped, whether Ctrl-C or SIGKILL stopped it
+  (checkpoint.py keeps the newest good checkpoint on disk at every moment);
+* a loss, validation loss or weight that turns NaN or infinite stops the run before anything
+  non-finite is saved, naming the step (a diverging learning rate ends that way too);
 * batch sampling (`batch_order`) and metric reduction (`Accumulator`) each live in one place,
   which is where data-parallel training will shard and all-reduce.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,11 @@ from aekit.errors import AekitError
 from aekit.models import registered_name
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
+from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
 from aekit.training.precision import autocast, resolve_precision, to_model_input
 from aekit.training.steps import StepContext, batch_losses, build_optimizers, training_step
+
+log = logging.getLogger(__name__)
 
 # Called after each epoch with its metrics row (which it may extend) and the model, in eval
 # mode; used by benchmarks to score test data mid-run. A callback must not draw from torch's
@@ -105,31 +109,6 @@ def validation_losses(
             out = model(inputs, y)
         acc.add(batch_losses(model, out, target), x.shape[0])
     return acc.means()
-
-
-class StopFlag:
-    requested = False
-
-
-@contextmanager
-def stop_on_first_ctrl_c() -> Iterator[StopFlag]:
-    """The first Ctrl-C asks the loop to stop at the next step boundary (so no optimizer step is
-    cut in half and the checkpoint is consistent); a second one interrupts at once."""
-    flag = StopFlag()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag.requested:
-            raise KeyboardInterrupt
-        flag.requested = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -212,7 +191,7 @@ class Trainer:
             self._write_run_config()
         state = self._start_state(resume)
         history: list[dict[str, Any]] = state["history"]
-        best_weights = None
+        best_weights = state.get("best_weights")
         task_gen = torch.Generator()
 
         for epoch in range(state["epoch"], cfg.epochs):
@@ -238,19 +217,25 @@ class Trainer:
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 global_step = epoch * steps_per_epoch + step
                 losses = self._step(images, labels, index, task_gen, total_steps, global_step)
-                if not math.isfinite(float(losses["loss"])):
+                loss = float(losses["loss"])
+                if state["first_loss"] is None:
+                    state["first_loss"] = loss
+                problem = divergence(loss, state["first_loss"])
+                if problem is not None:
                     bar.close()
-                    self._diverged(float(losses["loss"]), epoch, step)
+                    self._diverged(problem, epoch, step)
                 acc.add(losses, index.shape[0])
                 seen += index.shape[0]
                 rate = seen / max(time.perf_counter() - started, 1e-9)
-                bar.set_postfix(loss=f"{float(losses['loss']):.4g}", img_s=f"{rate:,.0f}")
+                bar.set_postfix(loss=f"{loss:.4g}", img_s=f"{rate:,.0f}")
                 bar.update(1)
-                if stop.requested:
-                    bar.close()
+                if stop.requested or self._checkpoint_due(global_step, step, steps_per_epoch):
+                    self._check_weights(epoch, step)
                     position = {"epoch": epoch, "step": step + 1, "sums": acc.sums,
                                 "count": acc.count}  # fmt: skip
                     self._save_checkpoint(history, state, position, task_gen)
+                if stop.requested:
+                    bar.close()
                     return FitResult(
                         history, state["best"], interrupted=True, precision=self.precision
                     )
@@ -272,12 +257,16 @@ class Trainer:
             )  # fmt: skip
             history.append(row)
             monitored = row["val_loss"] if has_val else row["train_loss"]
+            if not math.isfinite(monitored):  # NaN never compares as better: catch it here
+                self._diverged(f"{'val' if has_val else 'train'} loss is {monitored}", epoch, -1)
+            self._check_weights(epoch, -1)
             improved = state["best"] is None or monitored < state["best"]
             if improved:
                 state["best"], state["since_best"] = monitored, 0
                 best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 if self.out_dir is not None:
-                    ckpt.save_tensors_atomic(self.out_dir / ckpt.WEIGHTS, best_weights)
+                    with ckpt.resume_hint(self.out_dir):
+                        ckpt.save_tensors_atomic(self.out_dir / ckpt.WEIGHTS, best_weights)
             else:
                 state["since_best"] += 1
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
@@ -326,37 +315,54 @@ class Trainer:
         write_json_atomic(self.out_dir / ckpt.CONFIG, to_dict(config))
 
     def _start_state(self, resume: bool) -> dict[str, Any]:
-        fresh = {"epoch": 0, "step": 0, "history": [], "best": None, "since_best": 0}
+        fresh = {"epoch": 0, "step": 0, "history": [], "best": None, "since_best": 0,
+                 "first_loss": None}  # fmt: skip
         if not resume:
             return fresh
-        path = self.out_dir / ckpt.CHECKPOINT if self.out_dir is not None else None
-        if path is None or not path.is_file():
-            raise AekitError(f"nothing to resume: no {ckpt.CHECKPOINT} in {str(self.out_dir)!r}")
-        tensors, meta = ckpt.load_tensors(path)
+        found = ckpt.load_checkpoint(self.out_dir) if self.out_dir is not None else None
+        if found is None:
+            if self.out_dir is None or not (self.out_dir / ckpt.CONFIG).is_file():
+                raise AekitError(
+                    f"nothing to resume: no {ckpt.CHECKPOINT} in {str(self.out_dir)!r}"
+                )
+            # Killed before its first checkpoint: the run starts over, with the same seed.
+            log.warning(f"{self.out_dir} has no checkpoint yet; training it from the start")
+            return fresh
+        tensors, meta = found.tensors, found.meta
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        ckpt.match_weights(self.model, weights, path)
+        ckpt.match_weights(self.model, weights, found.path)
         ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
+        # After a kill metrics.jsonl may hold epochs the checkpoint does not: they are redone.
+        ckpt.write_metrics(self.out_dir, meta["history"])
+        best = None if meta["best"] is None else ckpt.load_best_weights(self.out_dir)
         return {
             **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
-            "since_best": meta["since_best"],
+            "since_best": meta["since_best"], "best_weights": best,
+            "first_loss": meta.get("first_loss"),
             "rng": {"torch": tensors["rng.torch"], "task": tensors["rng.task"]},
         }  # fmt: skip
+
+    def _checkpoint_due(self, global_step: int, step: int, steps_per_epoch: int) -> bool:
+        """Every train.checkpoint_every steps, counted over the whole run so a resumed run saves
+        at the same steps; not at an epoch's last step, where the epoch's own checkpoint follows."""
+        every = self.config.checkpoint_every
+        return every is not None and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch
 
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
         if self.out_dir is None:
             return
-        optim_tensors, optim_meta = ckpt.optimizers_state(self.optimizers)
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update(optim_tensors)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.task"] = task_gen.get_state()
+        tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, task_gen)
         meta = {
             "position": position, "history": history, "best": state["best"],
             "since_best": state["since_best"], "optimizers": optim_meta,
-            "precision": self.precision,
+            "precision": self.precision, "first_loss": state["first_loss"],
         }  # fmt: skip
-        ckpt.save_tensors_atomic(self.out_dir / ckpt.CHECKPOINT, tensors, meta)
-        ckpt.write_metrics(self.out_dir, history)
+        ckpt.save_checkpoint(self.out_dir, tensors, meta, history)
+
+    def _check_weights(self, epoch: int, step: int) -> None:
+        name = non_finite_weight(self.model)
+        if name is not None:
+            self._diverged(f"weight {name} holds NaN or infinity", epoch, step)
 
     def _restore(self, best_weights) -> None:
         """Leave the model holding the weights saved as model.safetensors (best validation)."""
@@ -364,7 +370,8 @@ class Trainer:
             self.model.load_state_dict(best_weights)
         self.model.eval()
 
-    def _diverged(self, value: float, epoch: int, step: int) -> None:
+    def _diverged(self, what: str, epoch: int, step: int) -> None:
+        """Stop with the last good checkpoint kept; `step` -1 means the end of the epoch."""
         kept = ""
         if self.out_dir is not None and (self.out_dir / ckpt.CHECKPOINT).is_file():
             kept = f"; the last good checkpoint in {str(self.out_dir)!r} is kept"
@@ -374,8 +381,9 @@ class Trainer:
             (self.out_dir / ckpt.CONFIG).unlink(missing_ok=True)
             kept = "; nothing was saved"
         lr = self.optimizer.param_groups[0]["lr"]
+        where = f"after epoch {epoch + 1}" if step < 0 else f"at epoch {epoch + 1} step {step + 1}"
         raise AekitError(
-            f"training diverged: loss is {value} at epoch {epoch + 1} step {step + 1} "
+            f"training diverged: {what} {where} "
             f"(lr {lr:.3g}){kept}; lower train.lr or set train.grad_clip"
         )
 
