@@ -190,8 +190,11 @@ def _decode(im: Image.Image) -> np.ndarray:
     if mode.startswith("I"):  # 16-bit PNG/TIFF gray: map 0..65535 onto 0..255
         a = np.asarray(im).astype(np.int64)
         return ((np.clip(a, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
-    if mode == "F":
-        return np.clip(np.rint(np.asarray(im)), 0, 255).astype(np.uint8)
+    if mode == "F":  # float pixels (a TIFF, whatever the file is called): NaN must not pass
+        a = np.asarray(im)
+        if not np.isfinite(a).all():
+            raise ValueError("its float pixels hold NaN or infinity; clean the image first")
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)
     if mode == "L":
         return np.asarray(im)
     if mode in ("LA", "La"):

@@ -9,7 +9,8 @@ Folder layouts understood (searched recursively, hidden files and folders skippe
     root/train/..., root/test/...       exactly these two folders: an official test split,
                                         each half labeled or unlabeled as above
 
-Arrays are always loaded with ``allow_pickle=False``: an .npz can otherwise run code.
+Arrays are always loaded with ``allow_pickle=False``: an .npz can otherwise run code. Float
+arrays must be finite: a NaN pixel would only surface later as a NaN loss, far from its cause.
 """
 
 from __future__ import annotations
@@ -245,6 +246,13 @@ def to_nchw(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if arr.dtype.kind == "f":
+        finite = np.isfinite(arr).reshape(arr.shape[0], -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise AekitError(
+                f"{what} holds NaN or infinity in {len(bad)} of its {len(arr)} images (the "
+                f"first is image {bad[0]}); fix or drop them (np.nan_to_num, np.isfinite) first"
+            )
         return np.ascontiguousarray(unit_float_to_uint8(arr, what))
     if arr.dtype.kind in "iu":
         lo, hi = int(arr.min()), int(arr.max())
