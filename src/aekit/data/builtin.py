@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.idx import read_idx
+from aekit.data.idx import read_idx, read_idx_header
+from aekit.data.memory import check_fits
 from aekit.data.splits import ImageSet
 from aekit.errors import AekitError
 
@@ -61,6 +62,7 @@ def read_idx_set(directory: Path) -> tuple[ImageSet, ImageSet]:
         if path is None:
             raise AekitError(f"{stem}(.gz) is missing from {directory}")
         files[key] = path
+    _check_idx_fits(directory, [files["train_images"], files["test_images"]])
     train = _idx_pair(files["train_images"], files["train_labels"])
     test = _idx_pair(files["test_images"], files["test_labels"])
     if train.images.shape[1:] != test.images.shape[1:]:
@@ -69,6 +71,21 @@ def read_idx_set(directory: Path) -> tuple[ImageSet, ImageSet]:
             f"{test.images.shape[2:]}; the files come from different datasets"
         )
     return train, test
+
+
+def _check_idx_fits(directory: Path, image_files: list[Path]) -> None:
+    """Reading one IDX file holds its bytes twice (read, then made native-endian); the images
+    then stay, and the split copies the training ones once more."""
+    sizes, shapes = [], []
+    for path in image_files:
+        shape, dtype = read_idx_header(path)
+        sizes.append(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+        shapes.append("x".join(map(str, shape)))
+    check_fits(
+        2 * sum(sizes) + max(sizes),
+        f"the IDX images in {directory} ({' + '.join(shapes)})",
+        "free some memory first",
+    )
 
 
 def _idx_pair(images_path: Path, labels_path: Path) -> ImageSet:
@@ -104,6 +121,11 @@ def cifar_dir(directory: Path) -> Path | None:
 
 def read_cifar_dir(directory: Path) -> tuple[ImageSet, ImageSet, tuple[str, ...]]:
     """(train, test, class names) from extracted ``cifar-10-batches-bin`` files."""
+    # Each batch is read whole, its images copied out, and the batches are then concatenated
+    # and split (one copy each): three times the images' bytes, estimated from the file sizes.
+    files = [directory / f for f in (*CIFAR_TRAIN, CIFAR_TEST)]
+    images = sum(f.stat().st_size // CIFAR_RECORD * (CIFAR_RECORD - 1) for f in files)
+    check_fits(3 * images, f"CIFAR-10 from {directory}", "free some memory first")
     train_parts = [_cifar_batch(directory / f) for f in CIFAR_TRAIN]
     train = ImageSet(
         np.concatenate([p.images for p in train_parts]),

@@ -70,11 +70,25 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise AekitError(f"IDX path is not a regular file: {p}")
     if p.stat().st_size == 0:
         raise AekitError(f"IDX file is empty (0 bytes): {p}; delete it and fetch it again")
+    return _reading(p, _read_stream)
+
+
+def read_idx_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from an IDX file's header alone, decompressing only its first bytes: what
+    a load will allocate, known before it does (data/memory.py). Errors as `read_idx`."""
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return read_idx(p)  # raises the missing/empty file's error
+    return _reading(p, _read_header)
+
+
+def _reading(p: Path, read):
+    """Run `read(stream, p)` on the file, decompressed if it is gzip, with one error style."""
     gz = is_gzip(p)
     try:
         with open(p, "rb") as raw:
             f: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
-            return _read_stream(f, p)
+            return read(f, p)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         # EOFError: gzip stream cut short; BadGzipFile: bad header or trailing junk after it.
         raise AekitError(
@@ -99,6 +113,25 @@ def _read_exactly(f: BinaryIO, n: int) -> bytes:
 
 
 def _read_stream(f: BinaryIO, p: Path) -> np.ndarray:
+    shape, dtype = _read_header(f, p)
+    nbytes = math.prod(shape) * dtype.itemsize
+    data = _read_exactly(f, nbytes)
+    if len(data) < nbytes:
+        raise AekitError(
+            f"IDX file {p} is truncated: header says shape {shape} = {nbytes} data bytes, "
+            f"found {len(data)}; delete it and fetch it again"
+        )
+    if f.read(1):
+        raise AekitError(
+            f"IDX file {p} has bytes after the {nbytes} data bytes its header announces "
+            f"(shape {shape}); the file is corrupt or not IDX"
+        )
+    # frombuffer on bytes is read-only; astype makes the writable, native-endian copy we want.
+    arr = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("="))
+    return arr.reshape(shape)
+
+
+def _read_header(f: BinaryIO, p: Path) -> tuple[tuple[int, ...], np.dtype]:
     head = _read_exactly(f, 4)
     if len(head) == 0:
         raise AekitError(f"IDX file {p} is empty after decompression; delete it and fetch it again")
@@ -128,20 +161,7 @@ def _read_stream(f: BinaryIO, p: Path) -> np.ndarray:
             f"IDX file {p} claims shape {shape} ({nbytes} bytes), over the "
             f"{MAX_DATA_BYTES} byte limit; the header is corrupt"
         )
-    data = _read_exactly(f, nbytes)
-    if len(data) < nbytes:
-        raise AekitError(
-            f"IDX file {p} is truncated: header says shape {shape} = {nbytes} data bytes, "
-            f"found {len(data)}; delete it and fetch it again"
-        )
-    if f.read(1):
-        raise AekitError(
-            f"IDX file {p} has bytes after the {nbytes} data bytes its header announces "
-            f"(shape {shape}); the file is corrupt or not IDX"
-        )
-    # frombuffer on bytes is read-only; astype makes the writable, native-endian copy we want.
-    arr = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("="))
-    return arr.reshape(shape)
+    return shape, dtype
 
 
 def write_idx(

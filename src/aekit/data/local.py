@@ -11,18 +11,23 @@ Folder layouts understood (searched recursively, hidden files and folders skippe
 
 Arrays are always loaded with ``allow_pickle=False``: an .npz can otherwise run code. Float
 arrays must be finite: a NaN pixel would only surface later as a NaN loss, far from its cause.
+Before anything is decoded or decompressed, the memory the load needs is estimated from headers
+and checked against what is available (memory.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image, unit_float_to_uint8
+from aekit.data.memory import check_fits
 from aekit.data.splits import ImageSet
 from aekit.errors import AekitError
 
@@ -123,6 +128,15 @@ def _read_all(
         size = first
     else:
         size = (image_size, image_size)
+    # Peak: the uint8 array, the split's copies of it (as large again), and the largest image
+    # while it is decoded (RGBA composited in uint32: at most 32 bytes a pixel).
+    need = 2 * len(files) * channels * size[0] * size[1] + 32 * max(h * w for _, h, w in headers)
+    check_fits(
+        need,
+        f"{len(files)} images of {channels}x{size[0]}x{size[1]} from {root}",
+        "pass a smaller --image-size (data.image_size) to shrink them as they load, "
+        "or use fewer files",
+    )
     out = np.empty((len(files), channels, *size), dtype=np.uint8)
     for i, f in enumerate(files):
         out[i] = read_image(f, channels=channels, size=size, max_pixels=max_pixels)
@@ -143,6 +157,9 @@ def load_arrays(path: Path) -> Loaded:
     """Images (and labels, and a test split) from a .npz or .npy file, never unpickling."""
     if not path.is_file():
         raise AekitError(f"array file not found: {path}")
+    if path.suffix.lower() == ".npy":
+        with open(path, "rb") as f:
+            _check_arrays_fit(path, [_array_header(f)])
     with refusing_pickles(f"{path}"):
         loaded = np.load(path, allow_pickle=False)
     if isinstance(loaded, np.ndarray):  # a plain .npy: images only
@@ -168,6 +185,44 @@ def refusing_pickles(what: str) -> Iterator[None]:
         raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
 
 
+def _array_header(f: BinaryIO) -> tuple[tuple[int, ...], np.dtype] | None:
+    """(shape, dtype) from a .npy header without reading the data; None if the header does not
+    parse (np.load then says what is wrong with it)."""
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    try:
+        reader = readers.get(np.lib.format.read_magic(f))
+        if reader is None:
+            return None
+        shape, _, dtype = reader(f)
+    except (ValueError, OSError, EOFError):
+        return None
+    return tuple(shape), dtype
+
+
+def _member_header(z: np.lib.npyio.NpzFile, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    member = f"{key}.npy" if f"{key}.npy" in z.zip.namelist() else key
+    try:
+        with z.zip.open(member) as f:  # decompresses only the header's few bytes
+            return _array_header(f)
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return None
+
+
+def _check_arrays_fit(path: Path, headers: list) -> None:
+    """Each array becomes uint8 and is then copied once more by the split; while one is being
+    converted, its raw data (and, for floats, two temporaries as large) is held as well."""
+    known = [(math.prod(shape), dtype) for shape, dtype in filter(None, headers)]
+    if not known:
+        return
+    peak_raw = max(n * dtype.itemsize * (3 if dtype.kind == "f" else 1) for n, dtype in known)
+    need = 2 * sum(n for n, _ in known) + peak_raw
+    shapes = " + ".join(f"{dtype} {shape}" for shape, dtype in filter(None, headers))
+    check_fits(need, f"{path} ({shapes})", "save fewer images in it (x[:n])")
+
+
 def _get(path: Path, z: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
     with refusing_pickles(f"{path}: array {key!r}"):
         return z[key]
@@ -179,12 +234,15 @@ def _from_npz(path: Path, z: np.lib.npyio.NpzFile) -> Loaded:
     if keyset is None:
         if len(keys) == 1:  # e.g. KMNIST's kmnist-train-imgs.npz with its single 'arr_0'
             (only,) = keys
+            _check_arrays_fit(path, [_member_header(z, only)])
             return ImageSet(to_nchw(_get(path, z, only), f"{path}[{only!r}]"), None), None, None
         raise AekitError(
             f"{path} has arrays {sorted(keys)}; expected x_train (+ y_train, x_test, y_test), "
             "images (+ labels), or x (+ y)"
         )
     x_key, y_key, xt_key, yt_key = keyset
+    used = [k for k in (x_key, y_key, xt_key, yt_key) if k is not None and k in keys]
+    _check_arrays_fit(path, [_member_header(z, k) for k in used])
     classes = None
     if "classes" in keys:
         raw = _get(path, z, "classes")
