@@ -52,8 +52,26 @@ test-all: install data browser
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks fuzz
+	$(BIN)/ruff format --check src tests benchmarks fuzz
+
+# Coverage-guided fuzzing (atheris) of every parser of untrusted input, FUZZ_RUNS inputs each;
+# AekitError is the expected refusal, anything else a crash whose input lands in
+# fuzz/corpus/<parser>/, which the default test run replays (tests/fuzz/test_corpus.py).
+# One parser: make fuzz FUZZ_PARSERS=config. Outside `make test`: minutes, not seconds.
+FUZZ_RUNS    ?= 10000
+FUZZ_PARSERS ?= idx image config checkpoint arrays server
+
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
+	$(BIN)/python -m fuzz.seeds build/fuzz/seeds
+	@failed=""; for parser in $(FUZZ_PARSERS); do \
+	  $(BIN)/python -m fuzz.run $$parser --runs $(FUZZ_RUNS) > build/fuzz/$$parser.log 2>&1 \
+	    || failed="$$failed $$parser"; \
+	  grep -a "^fuzz $$parser:" build/fuzz/$$parser.log || tail -5 build/fuzz/$$parser.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "crashes in:$$failed (inputs in fuzz/corpus/, logs in build/fuzz/)"; exit 1; fi
 
 bench: install data
 	$(BIN)/python benchmarks/throughput.py
