@@ -86,20 +86,27 @@ def in_process(run: Path, requests: int, threads: int) -> dict[str, float]:
     return stats(times)
 
 
-def over_http(run: Path, requests: int, threads: int) -> dict[str, float]:
+def start_server(run: Path, threads: int) -> tuple[subprocess.Popen, str, int]:
+    """A real `aekit serve --port 0` subprocess on 127.0.0.1: (process, host, port)."""
     command = [sys.executable, "-m", "aekit", "serve", str(run), "--port", "0", "--no-open",
                "--threads", str(threads), "--limit", "0"]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()))
+    reader.start()
+    reader.join(120)
+    match = re.search(r"http://127\.0\.0\.1:\d+/", first[0] if first else "")
+    if match is None:
+        proc.terminate()
+        raise SystemExit(f"aekit serve did not start: {first}")
+    host, port = match.group(0)[len("http://") : -1].split(":")
+    return proc, host, int(port)
+
+
+def over_http(run: Path, requests: int, threads: int) -> dict[str, float]:
+    proc, host, port = start_server(run, threads)
     try:
-        first: list[str] = []
-        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()))
-        reader.start()
-        reader.join(120)
-        match = re.search(r"http://127\.0\.0\.1:\d+/", first[0] if first else "")
-        if match is None:
-            raise SystemExit(f"aekit serve did not start: {first}")
-        host, port = match.group(0)[len("http://") : -1].split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection = http.client.HTTPConnection(host, port, timeout=10)
         connection.request("GET", "/api/info")
         dim = json.loads(connection.getresponse().read())["code_dim"]
         headers = {"Content-Type": "application/json"}
