@@ -100,6 +100,7 @@ def checkpoint_seeds() -> dict[str, bytes]:
         "resume-weights.safetensors": bytes([3]) + weights,
         "metrics.jsonl": bytes([4]) + b'{"epoch": 1, "train_loss": 0.5, "lr": 0.001}\n',
         "resume-rehashed.safetensors": bytes([5]) + without_hash(resume),
+        "resume-previous.safetensors": bytes([6]) + without_hash(resume),
     }
 
 

@@ -20,7 +20,8 @@ replays through the same door it came in by:
                 checkpoint holds); 3 `--resume` with the file as model.safetensors beside a
                 good checkpoint; 4 load_run with the file as metrics.jsonl; 5 `--resume`
                 with the file's tensors and metadata re-saved with a valid content hash (any
-                hash it carries must hold), so mutations reach the code behind the hash.
+                hash it carries must hold), so mutations reach the code behind the hash;
+                6 the same as checkpoint.prev.safetensors beside an unreadable newest one.
     arrays      0 a .npz, 1 a .npy through the --data loader (load_arrays)
 """
 
@@ -126,7 +127,7 @@ def _config(mode: int, model: str, body: bytes) -> object:
 
 CHECKPOINT_MODES = (
     "load_tensors", "load_run", "resume", "resume, fuzzed model.safetensors",
-    "load_run, fuzzed metrics.jsonl", "resume, re-hashed",
+    "load_run, fuzzed metrics.jsonl", "resume, re-hashed", "resume from the previous, re-hashed",
 )  # fmt: skip
 
 
@@ -148,9 +149,12 @@ def checkpoint(data: bytes) -> object:
         return ckpt.load_run(run)
     (run / ckpt.WEIGHTS).write_bytes(body if mode == 3 else good_weights)
     (run / ckpt.CHECKPOINT).write_bytes(good_checkpoint if mode == 3 else body)
-    if mode == 5:  # whatever parses is saved again with a good hash: fuzzing gets past it
+    if mode in (5, 6):  # whatever parses is saved again with a good hash: fuzzing gets past it
         tensors, meta = ckpt.load_tensors(_file("input.safetensors", body))
         ckpt.save_tensors_atomic(run / ckpt.CHECKPOINT, tensors, meta)
+    if mode == 6:  # the newest is unreadable: resume falls back on the previous checkpoint
+        (run / ckpt.CHECKPOINT).replace(run / ckpt.PREVIOUS)
+        (run / ckpt.CHECKPOINT).write_bytes(b"not a checkpoint")
     return _tiny_trainer(run).fit(tiny_images(), None, resume=True)
 
 

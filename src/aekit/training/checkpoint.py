@@ -184,10 +184,14 @@ class Checkpoint:
     meta: dict[str, Any]
 
 
-def describe_position(position: dict[str, Any]) -> str:
-    if position["step"] == 0:
-        return f"saved after epoch {position['epoch']}"
-    return f"saved at epoch {position['epoch'] + 1} step {position['step']}"
+def describe_position(position: Any) -> str:
+    """For messages only; the position is checked before use (resume_check.py), not here."""
+    try:
+        if position["step"] == 0:
+            return f"saved after epoch {position['epoch']}"
+        return f"saved at epoch {position['epoch'] + 1} step {position['step']}"
+    except (KeyError, TypeError):  # a hash-valid file need not be aekit's
+        return "at a position it does not state"
 
 
 def load_checkpoint(out_dir: Path) -> Checkpoint | None:
@@ -218,7 +222,7 @@ def load_checkpoint(out_dir: Path) -> Checkpoint | None:
         aside = f" (set aside as {CORRUPT})"
     link_or_copy(previous, newest)
     log.warning(
-        f"{problem}{aside}; resuming from {PREVIOUS}, {describe_position(meta['position'])}"
+        f"{problem}{aside}; resuming from {PREVIOUS}, {describe_position(meta.get('position'))}"
     )
     return Checkpoint(previous, tensors, meta)
 

@@ -42,6 +42,7 @@ from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
 from aekit.training.precision import autocast, resolve_precision, to_model_input
+from aekit.training.resume_check import check_resume_state
 from aekit.training.steps import StepContext, batch_losses, build_optimizers, training_step
 
 log = logging.getLogger(__name__)
@@ -331,6 +332,7 @@ class Trainer:
         tensors, meta = found.tensors, found.meta
         weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         ckpt.match_weights(self.model, weights, found.path)
+        check_resume_state(found.path, tensors, meta, self.optimizers)  # before any of it is used
         ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
         # After a kill metrics.jsonl may hold epochs the checkpoint does not: they are redone.
         ckpt.write_metrics(self.out_dir, meta["history"])
