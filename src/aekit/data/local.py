@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -181,8 +183,15 @@ def refusing_pickles(what: str) -> Iterator[None]:
                 "re-save the arrays with numeric dtypes via np.savez"
             ) from None
         raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, *ARCHIVE_ERRORS) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AekitError(f"cannot read {what} as .npy/.npz: {first}") from None
+
+
+# What a damaged .npz makes zipfile and numpy raise besides OSError and ValueError: a corrupt
+# deflate stream, a zip feature Python lacks (a newer version, encryption, a compression method),
+# and a header numpy's tokenizer cannot finish.
+ARCHIVE_ERRORS = (zlib.error, NotImplementedError, RuntimeError, tokenize.TokenError, SyntaxError)
 
 
 def _array_header(f: BinaryIO) -> tuple[tuple[int, ...], np.dtype] | None:
@@ -197,7 +206,7 @@ def _array_header(f: BinaryIO) -> tuple[tuple[int, ...], np.dtype] | None:
         if reader is None:
             return None
         shape, _, dtype = reader(f)
-    except (ValueError, OSError, EOFError):
+    except (ValueError, OSError, EOFError, *ARCHIVE_ERRORS):
         return None
     return tuple(shape), dtype
 
@@ -207,7 +216,7 @@ def _member_header(z: np.lib.npyio.NpzFile, key: str) -> tuple[tuple[int, ...], 
     try:
         with z.zip.open(member) as f:  # decompresses only the header's few bytes
             return _array_header(f)
-    except (KeyError, OSError, zipfile.BadZipFile):
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, *ARCHIVE_ERRORS):
         return None
 
 
@@ -225,7 +234,10 @@ def _check_arrays_fit(path: Path, headers: list) -> None:
 
 def _get(path: Path, z: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
     with refusing_pickles(f"{path}: array {key!r}"):
-        return z[key]
+        value = z[key]
+    if not isinstance(value, np.ndarray):  # numpy hands back the raw bytes of a non-.npy member
+        raise AekitError(f"{path}: member {key!r} is not a .npy array; re-save with np.savez")
+    return value
 
 
 def _from_npz(path: Path, z: np.lib.npyio.NpzFile) -> Loaded:
