@@ -151,10 +151,29 @@ def test_report_refuses_bad_input_in_one_line_and_writes_nothing(run_cli, tmp_pa
 
 
 def test_demo_refuses_an_out_that_already_holds_its_runs(tmp_path, run_cli):
+    import torch
+
+    threads = torch.get_num_threads()
     (tmp_path / "demo" / "vae-2d").mkdir(parents=True)
-    code, _, err = run_cli("demo", "--out", tmp_path / "demo", "--no-progress")
+    code, _, err = run_cli("demo", "--out", tmp_path / "demo", "--no-progress", "--threads", "1")
     assert code == 2 and "already holds demo runs (vae-2d)" in err
     assert list((tmp_path / "demo").iterdir()) == [tmp_path / "demo" / "vae-2d"]
+    assert torch.get_num_threads() == threads  # the process's setting is given back
+    code, _, err = run_cli("demo", "--out", tmp_path / "demo", "--threads", "0")
+    assert code == 2 and "--threads must be at least 1" in err
+
+
+def test_demo_uses_the_cores_other_jobs_leave_free(monkeypatch):
+    import torch
+
+    from aekit.demo import choose_threads
+
+    cores = torch.get_num_threads()
+    monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert choose_threads() == (cores, f"load average 0.1 on {cores} cores")
+    monkeypatch.setattr("os.getloadavg", lambda: (cores + 3.0, 1.0, 1.0))
+    assert choose_threads()[0] == 1
+    assert choose_threads(3) == (3, "as asked")
 
 
 @pytest.mark.slow

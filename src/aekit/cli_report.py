@@ -47,10 +47,23 @@ def demo(
     data: Annotated[str, typer.Option(help="Dataset to train on.")] = "fashion-mnist",
     data_dir: DataDir = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[
+        int | None, typer.Option(help="Torch threads (default: the cores other jobs leave free).")
+    ] = None,
 ) -> None:
     """Train a conv autoencoder, a denoiser, an x2 upscaler and a 2-D VAE (a few minutes on 2
     CPU cores), report each, and write OUT/index.html comparing them with their baselines."""
-    from aekit.demo import run_demo
+    import torch
 
-    index = run_demo(out, data=data, data_dir=data_dir, progress=progress)
+    from aekit.demo import choose_threads, run_demo
+
+    count, why = choose_threads(threads)
+    if progress:
+        typer.echo(f"using {count} torch thread{'s' if count > 1 else ''} ({why})", err=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        index = run_demo(out, data=data, data_dir=data_dir, progress=progress)
+    finally:
+        torch.set_num_threads(before)  # for callers in this process (tests)
     typer.echo(f"open {index}")
