@@ -58,11 +58,11 @@ def page(title: str, body: Iterable[str]) -> str:
     )
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Cells are HTML already (callers escape text); a header cell per column."""
-    head = "".join(f"<th>{h}</th>" for h in header)
+def table(header: Sequence[str] | None, rows: Iterable[Sequence[str]]) -> str:
+    """Cells are HTML already (callers escape text); a header cell per column, if any."""
+    head = "" if header is None else "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>\n"
     body = "".join("<tr>" + "".join(cells) + "</tr>\n" for cells in rows)
-    return f"<table>\n<tr>{head}</tr>\n{body}</table>"
+    return f"<table>\n{head}{body}</table>"
 
 
 def td(value: Any, *, num: bool = False, best: bool = False) -> str:
@@ -71,7 +71,7 @@ def td(value: Any, *, num: bool = False, best: bool = False) -> str:
 
 
 def key_values(pairs: Iterable[tuple[str, Any]]) -> str:
-    return table(["", ""], ([f"<th>{esc(k)}</th>", td(v)] for k, v in pairs))
+    return table(None, ([f"<th>{esc(k)}</th>", td(v)] for k, v in pairs))
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
