@@ -20,8 +20,14 @@ each kill is one of
     {"at": "rotated", "n": N}   after the N-th checkpoint's predecessor was linked to
                                 checkpoint.prev.safetensors, before the new one is renamed in
     {"at": "saved", "n": N}     right after the N-th checkpoint of the leg is in place
-    {"at": "time", "fraction": F}  at F times what the leg should take: the reference run's
-                                start-up plus its time per step for every step not yet saved
+    {"at": "loaded", "n": 1}    right after a resume has read its checkpoint, before any step
+    {"at": "time", "fraction": F}  a random moment F of the way through the leg's next two
+                                checkpoint intervals: the whole steps of F * 2 * interval
+                                are counted by the child, which tells the driver and runs on,
+                                and the rest is time, that fraction of a step (as last
+                                measured) later; so the kill lands anywhere, in a step, a
+                                save or a validation, while a changing load on the machine
+                                cannot make a leg run to the end before its kill
 
 and a final leg without a kill runs the resume to the end. The report gives, per chain and leg,
 whether it was killed, when, the global step reached, the step of the newest checkpoint left on
@@ -104,7 +110,7 @@ def install_hooks(kill: dict, pipe: int, shared: mmap.mmap) -> None:
         os.write(pipe, b"k")
         time.sleep(LEG_TIMEOUT)
 
-    counts = {"writing": 0, "rotated": 0, "saved": 0}
+    counts = {"writing": 0, "rotated": 0, "saved": 0, "loaded": 0}
 
     def counted(kind: str, original):
         def wrapper(*args, **kwargs):
@@ -121,6 +127,7 @@ def install_hooks(kill: dict, pipe: int, shared: mmap.mmap) -> None:
     ckpt.save_file = counted("writing", ckpt.save_file)
     ckpt.link_or_copy = counted("rotated", ckpt.link_or_copy)
     ckpt.save_checkpoint = counted("saved", ckpt.save_checkpoint)
+    ckpt.load_checkpoint = counted("loaded", ckpt.load_checkpoint)
     step = Trainer._step
     first_step_at: list[float] = []
 
@@ -132,12 +139,19 @@ def install_hooks(kill: dict, pipe: int, shared: mmap.mmap) -> None:
         shared[: SHARED.size] = SHARED.pack(global_step + 1, spe, first_step_at[0], now)
         if kill.get("at") == "step" and global_step + 1 == kill["n"]:
             wait_for_kill()
+        if kill.get("at") == "time" and global_step + 1 == kill["n"]:
+            os.write(pipe, b"k")  # and run on: the driver kills it a moment later
         return losses
 
     Trainer._step = counting_step
 
 
-def run_leg(spec: dict, out: Path, resume: bool, kill: dict | None, precision: str) -> dict:
+def run_leg(
+    spec: dict, out: Path, resume: bool, kill: dict | None, precision: str, steps_per_epoch: int
+) -> dict:
+    """One child from fork to exit (or SIGKILL); `steps_per_epoch` (0 if not known yet) lets
+    it read where the leg starts."""
+    start = checkpoint_step(out, steps_per_epoch) if steps_per_epoch else 0
     shared = mmap.mmap(-1, SHARED.size)
     read_end, write_end = os.pipe()
     log = out.with_name(f"{out.name}.log")
@@ -147,24 +161,29 @@ def run_leg(spec: dict, out: Path, resume: bool, kill: dict | None, precision: s
         os.close(read_end)
         child(train_args(spec, out, resume, precision), kill, write_end, shared, log)
     os.close(write_end)
-    timeout = kill["after"] if kill and kill["at"] == "time" else LEG_TIMEOUT
-    ready, _, _ = select.select([read_end], [], [], timeout)
+    ready, _, _ = select.select([read_end], [], [], LEG_TIMEOUT)
     signalled = bool(ready) and os.read(read_end, 1) == b"k"
-    killed = kill is not None and (signalled or not ready)
-    if killed:
+    if signalled and kill["at"] == "time":
+        time.sleep(kill["then"])
+        signalled = os.waitpid(pid, os.WNOHANG) == (0, 0)  # not if it finished meanwhile
+    killed = kill is not None and signalled
+    if killed or not ready:  # (a hung child is killed too, and its leg fails)
         os.kill(pid, signal.SIGKILL)
     ended = time.monotonic()
     _, status = os.waitpid(pid, 0)
     os.close(read_end)
-    reached, steps_per_epoch, first_step, last_step = SHARED.unpack(shared[: SHARED.size])
+    reached, per_epoch, first_step, last_step = SHARED.unpack(shared[: SHARED.size])
+    steps_per_epoch = per_epoch or steps_per_epoch
+    reached = reached or start  # no step in this leg: it got as far as its checkpoint
     leg = {
         "kill": kill, "killed": killed, "seconds": round(ended - started, 3),
         "exit": os.waitstatus_to_exitcode(status), "reached": reached,
         "steps_per_epoch": steps_per_epoch,
     }  # fmt: skip
-    if reached:
+    if reached > start:
+        leg["steps"] = reached - start
         leg["startup"] = first_step - started
-        leg["step_seconds"] = (last_step - first_step) / max(reached - 1, 1)
+        leg["step_seconds"] = (last_step - first_step) / max(reached - start - 1, 1)
     # Killed before its first step, a leg lost nothing (and cannot tell steps per epoch).
     leg["saved"] = checkpoint_step(out, steps_per_epoch) if steps_per_epoch else None
     leg["lost"] = max(reached - leg["saved"], 0) if killed and steps_per_epoch else 0
@@ -183,17 +202,21 @@ def main() -> None:
     report: dict = {"references": {}, "chains": {}}
     for precision in sorted({chain["precision"] for chain in spec["chains"].values()}):
         run = work / f"reference-{precision}"
-        report["references"][precision] = run_leg(spec, run, False, None, precision)
+        report["references"][precision] = run_leg(spec, run, False, None, precision, 0)
     for name, chain in spec["chains"].items():
         ref = report["references"][chain["precision"]]
-        total = ref["reached"]
+        per_epoch = ref["steps_per_epoch"]
+        step_seconds = ref["step_seconds"]
         legs = report["chains"][name] = []
         for number, kill in enumerate([*chain["kills"], None]):
-            if kill and "fraction" in kill:
-                left = total - checkpoint_step(work / name, total // spec["epochs"])
-                expected = ref["startup"] + left * ref["step_seconds"]
-                kill = {**kill, "after": round(kill["fraction"] * expected, 3)}
-            legs.append(run_leg(spec, work / name, number > 0, kill, chain["precision"]))
+            if kill and kill["at"] == "time":
+                span = kill["fraction"] * 2 * spec["checkpoint_every"]
+                n = checkpoint_step(work / name, per_epoch) + 1 + int(span)
+                kill = {**kill, "n": n, "then": round((span - int(span)) * step_seconds, 4)}
+            leg = run_leg(spec, work / name, number > 0, kill, chain["precision"], per_epoch)
+            if leg.get("steps", 0) >= 5:  # the machine's load changes: keep measuring
+                step_seconds = leg["step_seconds"]
+            legs.append(leg)
     print(json.dumps(report))
 
 
