@@ -2,8 +2,9 @@
 
 `vae` with its defaults is the lesson's model: 784-512-2 with a ReLU hidden layer, sampled with
 the log-variance convention of posterior.py; `aekit train vae --preset lesson` also trains it the
-lesson's way (RMSprop, batch 100, 50 epochs, constant learning rate). `conv-vae` is the lesson's assignment, the convolutional autoencoder turned into a
-VAE: conv-ae's encoder and decoder networks (either arch) with a Gaussian head in between.
+lesson's way (RMSprop, batch 100, 50 epochs, constant learning rate). `conv-vae` is the lesson's
+assignment, the convolutional autoencoder turned into a VAE: conv-ae's encoder and decoder
+networks (either arch) with a Gaussian head in between.
 """
 
 from __future__ import annotations
