@@ -6,6 +6,7 @@ either way leaves the same run directory (training/checkpoint.py) and can be res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from aekit.data.pairs import build_task
 from aekit.errors import AekitError
 from aekit.models import build_model, model_entry
 from aekit.training import checkpoint as ckpt
-from aekit.training.trainer import FitResult, Trainer, derived_seed
+from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
 
 
 def default_run_config(model_name: str) -> RunConfig:
@@ -81,10 +82,16 @@ def class_count(dataset: Dataset) -> int | None:
 
 
 def train_run(
-    config: RunConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+    config: RunConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: Sequence[EpochCallback] = (),
 ) -> FitResult:
     """Train `config` into `out_dir`; with `resume`, continue the run already there (its own
-    config.json wins, so a resumed run is the run that was started)."""
+    config.json wins, so a resumed run is the run that was started). `callbacks` run after
+    each epoch (the demo advances its overall progress bar with one)."""
     out = Path(out_dir)
     if resume:
         config = ckpt.read_run_config(out)
@@ -96,6 +103,7 @@ def train_run(
     model, task = build_for_data(config, dataset.image_shape, class_count(dataset))
     config = replace(config, model=to_dict(model.config))
     trainer = Trainer(
-        model, config.train, out_dir=out, task=task, progress=progress, run_config=config
-    )
+        model, config.train, out_dir=out, task=task, progress=progress, run_config=config,
+        callbacks=callbacks,
+    )  # fmt: skip
     return trainer.fit(dataset.train, dataset.val, resume=resume)
