@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: install demo test test-all lint bench data browser clean
+.PHONY: install demo test test-all lint bench data browser load clean
 
 install: $(STAMP)
 
@@ -63,6 +63,10 @@ FUZZ_RUNS    ?= 10000
 FUZZ_PARSERS ?= idx image config checkpoint arrays server
 
 .PHONY: fuzz
+# The explorer under load and abuse (issue 6): 32 decode clients for 30 s, uploads, bad requests.
+load: install
+	cd benchmarks && ../$(BIN)/python serve_load.py
+
 fuzz: install
 	$(BIN)/python -c "import atheris" 2>/dev/null || $(BIN)/python -m pip install --quiet atheris
 	$(BIN)/python -m fuzz.seeds build/fuzz/seeds
