@@ -121,6 +121,8 @@ def test_dry_run_writes_nothing(tmp_path, tiny_npz, run_cli):
         (["train", "conv-vae", "--beta", "-1"], "beta must be a finite number >= 0"),
         (["train", "conv-ae", "--beta", "2"], "model 'conv-ae' has no option 'beta'"),
         (["train", "vae", "--preset", "huge"], "model 'vae' has no preset 'huge'"),
+        (["train", "vae", "--threads", "many"], "--threads takes a number or auto"),
+        (["train", "vae", "--threads", "0"], "--threads must be at least 1"),
         (["eval", "."], "not an aekit run directory"),
         (["embed", ".", "--out", "x.txt"], "must end in .npz"),
     ],
@@ -168,6 +170,24 @@ def test_lesson_preset_sits_under_the_users_own_settings(tmp_path, tiny_npz, run
                              "--out", tmp_path / "r")  # fmt: skip
     assert code == 0, err
     assert json.loads(out[: out.index("dry run:")])["task"]["binarize"] is True
+
+
+def test_threads_are_set_for_training(tmp_path, tiny_npz, run_cli, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        code, _, err = run_cli("train", "ae", "--data", tiny_npz, "--out", tmp_path / "r",
+                               "--epochs", "1", "--threads", "1", "--no-progress")  # fmt: skip
+        assert code == 0, err
+        assert "training with 1 torch thread (as asked)" in err
+        assert torch.get_num_threads() == 1
+        monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))
+        code, _, err = run_cli("train", "ae", "--data", tiny_npz, "--out", tmp_path / "s",
+                               "--threads", "auto", "--dry-run")  # fmt: skip
+        assert code == 0 and "1 torch thread (load average 9.0" in err
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_models_and_datasets_listings(run_cli):

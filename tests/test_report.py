@@ -166,7 +166,7 @@ def test_demo_refuses_an_out_that_already_holds_its_runs(tmp_path, run_cli):
 def test_demo_uses_the_cores_other_jobs_leave_free(monkeypatch):
     import torch
 
-    from aekit.demo import choose_threads
+    from aekit.training.precision import choose_threads
 
     cores = torch.get_num_threads()
     monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.1, 0.1))

@@ -86,6 +86,13 @@ def train(
         bool, typer.Option(help="Load data, build the model, print the plan; train nothing.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[
+        str | None,
+        typer.Option(
+            help="torch threads: N, or auto (the cores other jobs leave free). A different "
+            "count can change float rounding, so resume with the same one."
+        ),
+    ] = None,
 ) -> None:
     """Train a model and write a run directory (config, weights, checkpoint, metrics)."""
     from aekit.runs import train_run
@@ -110,6 +117,7 @@ def train(
         if model is None:
             raise AekitError("name a model to train, e.g. `aekit train conv-ae` (see aekit models)")
         run_config = build_run_config(model, config, given, overrides or [], preset)
+    set_threads(threads)
     if dry_run:
         describe_plan(run_config, out)
         return
@@ -127,6 +135,36 @@ def train(
         f"trained {len(result.history)} epochs{early}{best}, precision {result.precision}; "
         f"run saved in {out}\nevaluate it with: aekit eval {out}"
     )
+
+
+def set_threads(threads: str | None) -> None:
+    """Apply --threads; without it, keep torch's default (every core) but say when the machine
+    is busy, because two threads on two shared cores can run many times slower than one."""
+    import os
+
+    import torch
+
+    from aekit.training.precision import choose_threads
+
+    if threads is None:
+        cores = torch.get_num_threads()
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        if cores > 1 and load > cores - 0.5 and sys.stderr.isatty():  # a hint for people
+            typer.echo(
+                f"note: the CPU is busy (load {load:.1f} on {cores} cores); --threads auto "
+                "is often several times faster then",
+                err=True,
+            )
+        return
+    if threads == "auto":
+        count, why = choose_threads()
+    else:
+        try:
+            count, why = choose_threads(int(threads))
+        except ValueError:
+            raise AekitError(f"--threads takes a number or auto, got {threads!r}") from None
+    torch.set_num_threads(count)
+    typer.echo(f"training with {count} torch thread{'s' * (count > 1)} ({why})", err=True)
 
 
 def build_run_config(

@@ -55,7 +55,8 @@ def demo(
     CPU cores), report each, and write OUT/index.html comparing them with their baselines."""
     import torch
 
-    from aekit.demo import choose_threads, run_demo
+    from aekit.demo import run_demo
+    from aekit.training.precision import choose_threads
 
     count, why = choose_threads(threads)
     if progress:

@@ -14,7 +14,6 @@ scaled by how fast the finished stages actually went.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -118,27 +117,6 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
-
-
-def choose_threads(requested: int | None = None) -> tuple[int, str]:
-    """Torch threads for the demo's process, and why. Two threads on two cores that other
-    CPU-bound jobs also use stall each other (each op waits for a descheduled thread): measured
-    here, a conv-ae training step ran at 31 images/s with 2 threads and 296 with 1 while other
-    jobs ran, against 5,000+ with 2 on an idle machine. So by default use the cores the
-    1-minute load average leaves free, at least one."""
-    import torch
-
-    if requested is not None:
-        if requested < 1:
-            raise AekitError(f"--threads must be at least 1, got {requested}")
-        return requested, "as asked"
-    cores = torch.get_num_threads()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # no load average on this platform
-        return cores, f"{cores} cores"
-    threads = max(1, min(cores, round(cores - load)))
-    return threads, f"load average {load:.1f} on {cores} cores"
 
 
 def clock(seconds: float) -> str:
