@@ -46,7 +46,11 @@ def test_info_page_and_openapi(client):
     schema = c.get("/openapi.json").json()
     assert set(schema["paths"]) >= ENDPOINTS
     assert "DecodeIn" in schema["components"]["schemas"]
-    assert c.get("/docs").status_code == 200
+    docs = c.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+    assert "http://" not in docs.text and "https://" not in docs.text  # works offline
+    for asset in ("/docs-static/swagger-ui-bundle.js", "/docs-static/swagger-ui.css"):
+        assert c.get(asset).status_code == 200
     page = c.get("/")
     assert page.status_code == 200 and "aekit explorer" in page.text
     for asset in ("/static/explorer.js", "/static/explorer.css"):

@@ -60,6 +60,24 @@ ERRORS = {
 }
 
 
+def add_offline_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package's files, so the API page works on a
+    machine without internet, like the explorer page itself."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title}: API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )  # fmt: skip
+
+
 def create_app(
     run_dir: str | Path,
     *,
@@ -77,11 +95,14 @@ def create_app(
             f"Decode, encode and interpolate with the {explorer.run.config.model_name} in "
             f"{explorer.run.path.name}; apply it to uploaded images. Images come back as PNG."
         ),
+        docs_url=None,  # served below from local files: FastAPI's default loads a CDN
+        redoc_url=None,
     )
     app.state.explorer = explorer
     app.add_middleware(BodyLimit, max_bytes=max_upload_bytes)
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_offline_docs(app)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
