@@ -26,6 +26,18 @@ def load_variational(run: Path, what_for: str):
     return loaded
 
 
+def encode_file(model, path: Path, resize: bool, labels: np.ndarray | None):
+    """An image file as the model's (1, C, H, W) uint8 input, and its code (posterior mean),
+    encoded with the first of `labels` (conditional models; None for the others)."""
+    import torch
+
+    from aekit.inference import embed
+
+    picture = read_for_model(path, model, resize)[None]
+    one = None if labels is None else labels[:1]
+    return picture, torch.from_numpy(embed(model, picture, labels=one))
+
+
 def png_path(out: Path) -> Path:
     if out.suffix.lower() != ".png":
         raise AekitError(f"--out must be a .png file, got {out}")
@@ -76,19 +88,17 @@ def perturb(
 
     from aekit.evaluation.plots import save_grid
     from aekit.generation import decode_codes, fit_codes, perturb_codes
-    from aekit.inference import embed, reconstruct
 
     out = png_path(out)
     loaded = load_autoencoder(run)
     labels = label_array(loaded.model, label, n)
-    one = None if labels is None else labels[:1]
-    picture = read_for_model(image, loaded.model, resize)[None]
+    picture, code = encode_file(loaded.model, image, resize, labels)
     train = run_split(loaded, None, data_dir, "train")[1]
     dist = fit_codes(loaded.model, train.images, labels=train.labels)
-    code = torch.from_numpy(embed(loaded.model, picture, labels=one))
     codes = perturb_codes(code, dist, sigma, n, torch.Generator().manual_seed(seed))
-    strip = [picture / 255.0, reconstruct(loaded.model, picture, labels=one)]
-    strip.append(decode_codes(loaded.model, codes, labels).numpy())
+    decoded = decode_codes(loaded.model, codes, labels).numpy()
+    reconstruction = decode_codes(loaded.model, code, None if labels is None else labels[:1])
+    strip = [picture / 255.0, reconstruction.numpy(), decoded]
     save_grid(out, np.concatenate(strip), ncols=n + 2)
     typer.echo(f"wrote input, reconstruction and {n} decodings at sigma {sigma} to {out}")
 
@@ -162,18 +172,13 @@ def interpolate(
     label: Label = None,
 ) -> None:
     """Decode codes on the way from one image's code (posterior mean) to another's."""
-    import torch
-
     from aekit.evaluation.plots import save_grid
     from aekit.generation import decode_codes, interpolate_codes
-    from aekit.inference import embed
 
     out = png_path(out)
     loaded = load_autoencoder(run)
     labels = label_array(loaded.model, label, steps)
-    one = None if labels is None else labels[:1]
-    a, b = (read_for_model(p, loaded.model, resize)[None] for p in (first, last))
-    za, zb = (torch.from_numpy(embed(loaded.model, image, labels=one)) for image in (a, b))
+    (a, za), (b, zb) = (encode_file(loaded.model, p, resize, labels) for p in (first, last))
     codes = interpolate_codes(za, zb, steps, spherical)
     strip = decode_codes(loaded.model, codes, labels).numpy()
     save_grid(out, np.concatenate([a / 255.0, strip, b / 255.0]), ncols=steps + 2)
@@ -193,11 +198,8 @@ def manifold(
     label: Label = None,
 ) -> None:
     """Decode a grid over two latent dimensions of a variational model (Gaussian quantiles)."""
-    import torch
-
     from aekit.evaluation.plots import save_grid
     from aekit.generation import decode_codes, manifold_codes
-    from aekit.inference import embed
 
     out = png_path(out)
     loaded = load_variational(run, "whose quantiles a grid could follow")
@@ -206,11 +208,7 @@ def manifold(
     except ValueError:
         raise AekitError(f"--dims takes two integers like 0,1, got {dims!r}") from None
     labels = label_array(loaded.model, label, size * size)
-    base_code = None
-    if base is not None:
-        picture = read_for_model(base, loaded.model, False)[None]
-        one = None if labels is None else labels[:1]
-        base_code = torch.from_numpy(embed(loaded.model, picture, labels=one))
+    base_code = None if base is None else encode_file(loaded.model, base, False, labels)[1]
     codes = manifold_codes(size, loaded.model.config.latent_dim, (i, j), base_code)
     save_grid(out, decode_codes(loaded.model, codes, labels).numpy(), ncols=size)
     typer.echo(f"wrote a {size}x{size} manifold over latent dimensions {i} and {j} to {out}")
