@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
-from aekit.models.conv_ae import ARCHS, Bottleneck, conv_networks
+from aekit.models.conv_ae import Bottleneck, check_conv_arch, conv_networks
 from aekit.models.losses import check_recon_loss
 
 
@@ -44,9 +44,7 @@ class AAEConfig:
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
         check_latent_dim(self.latent_dim, optional=False)
-        if self.arch not in ARCHS:
-            raise AekitError(f"unknown aae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = check_widths("channels", self.channels)
+        check_conv_arch(self, "aae")
         self.disc_hidden = check_widths("disc_hidden", self.disc_hidden)
         if not self.adversarial_lr_scale > 0 or self.adversarial_lr_scale == float("inf"):
             raise AekitError(

@@ -55,12 +55,18 @@ class ConvAEConfig:
 
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
-        if self.arch not in ARCHS:
-            raise AekitError(f"unknown conv-ae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = check_widths("channels", self.channels)
+        check_conv_arch(self, "conv-ae")
         check_size("code_channels", self.code_channels)
         check_latent_dim(self.latent_dim, optional=True)
         check_recon_loss(self.loss)
+
+
+def check_conv_arch(config, model: str) -> None:
+    """The checks every config built on conv_networks shares: a known `arch`, and `channels`
+    as valid widths (normalised to a tuple of ints in place)."""
+    if config.arch not in ARCHS:
+        raise AekitError(f"unknown {model} arch {config.arch!r}; choose one of {ARCHS}")
+    config.channels = check_widths("channels", config.channels)
 
 
 def halve(size: tuple[int, int]) -> tuple[int, int]:

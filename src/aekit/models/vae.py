@@ -18,7 +18,7 @@ from torch import nn
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import check_image_shape, check_latent_dim, check_size, check_widths
-from aekit.models.conv_ae import ARCHS, conv_networks
+from aekit.models.conv_ae import check_conv_arch, conv_networks
 from aekit.models.losses import check_recon_loss
 from aekit.models.posterior import DiagonalGaussian
 from aekit.models.variational import GaussianHead, VariationalAutoencoder
@@ -76,9 +76,7 @@ class ConvVAEConfig:
 
     def __post_init__(self) -> None:
         check_variational(self)
-        if self.arch not in ARCHS:
-            raise AekitError(f"unknown conv-vae arch {self.arch!r}; choose one of {ARCHS}")
-        self.channels = check_widths("channels", self.channels)
+        check_conv_arch(self, "conv-vae")
 
 
 class ConvVAE(VariationalAutoencoder):
