@@ -13,3 +13,10 @@ class AekitError(Exception):
     """A user-facing error: one line, the offending value, and what to do about it."""
 
     exit_code = 2
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library exception's message (or its type when it has none), to quote
+    inside a one-line AekitError."""
+    text = str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__

@@ -156,7 +156,7 @@ def run_dir(template_run: Path, tmp_path: Path) -> Path:
 def test_crafted_weights_are_refused(kind, crafted, marker, run_dir, run_cli) -> None:
     (run_dir / ckpt.WEIGHTS).write_bytes(crafted[kind])
     message = refused_in_one_line(lambda: ckpt.load_run(run_dir), marker)
-    assert "safetensors" in message
+    assert "is not a readable safetensors file" in message
     cli_refuses(run_cli, marker, "eval", run_dir)
     image = run_dir.parent / "x.png"
     from aekit.data import write_image
@@ -171,7 +171,7 @@ def test_crafted_checkpoints_are_refused_on_resume(
     kind, which, crafted, marker, run_dir, run_cli
 ) -> None:
     (run_dir / ckpt.CHECKPOINT).write_bytes(crafted[kind])
-    previous = run_dir / getattr(ckpt, "PREVIOUS", "checkpoint.prev.safetensors")
+    previous = run_dir / ckpt.PREVIOUS
     if which == "both":
         previous.write_bytes(crafted[kind])
     else:

@@ -105,6 +105,8 @@ def edit_meta(path: str, value):
         ("optimizers/main/param_groups/0/evil", 1, "other settings than this run's"),
         ("optimizers/main/scalars", {"0": {"exp_avg": 1.0}}, "unexpected slot 'exp_avg'"),
         ("optimizers/main/scalars", {"99": {}}, "unknown parameter '99'"),
+        ("optimizers/main/scalars", {"\u00b2": {}}, "unknown parameter"),  # "²".isdigit()
+        ("first_loss", "big", "first_loss must be a number or null"),
     ],
 )
 def test_bad_metadata_is_refused(path: str, value, fragment: str) -> None:
@@ -129,6 +131,7 @@ def edit_tensors(change):
         (lambda t: t.update({"optim.main.0.momentum": torch.zeros(1)}), "no slot of this run's"),
         (lambda t: t.update({"optim.main.x.step": torch.zeros(())}), "no slot of this run's"),
         (lambda t: t.update({"optim.main.9.step": torch.zeros(())}), "no slot of this run's"),
+        (lambda t: t.update({"optim.main.\u00b2.step": torch.zeros(())}), "no slot of this run's"),
         (lambda t: t.update({"optim.main.0.exp_avg": torch.zeros(3)}), "its parameter needs"),
         (
             lambda t: t.update({"optim.main.0.step": torch.zeros((), dtype=torch.int64)}),

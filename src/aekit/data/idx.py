@@ -188,7 +188,6 @@ def write_idx(
     payload = np.ascontiguousarray(arr, dtype=DTYPE_CODES[code]).tobytes()
     if compress is None:
         compress = p.name.endswith(".gz")
-    p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(p) as out:
         if compress:
             # filename="" keeps the temporary file's name out of the gzip header.

@@ -285,7 +285,6 @@ def write_image(path: str | os.PathLike[str], array: np.ndarray) -> None:
     elif arr.dtype != np.uint8:
         raise AekitError(f"image for {p} has dtype {arr.dtype}; use uint8 or float in [0, 1]")
     im = Image.fromarray(np.ascontiguousarray(arr))
-    p.parent.mkdir(parents=True, exist_ok=True)
     options = {"quality": 95} if fmt == "JPEG" else {}
     with atomic_write(p) as f:
         im.save(f, format=fmt, **options)

@@ -31,7 +31,7 @@ import numpy as np
 from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image, unit_float_to_uint8
 from aekit.data.memory import check_fits
 from aekit.data.splits import ImageSet
-from aekit.errors import AekitError
+from aekit.errors import AekitError, first_line
 
 Loaded = tuple[ImageSet, ImageSet | None, tuple[str, ...] | None]  # (pool, test or None, classes)
 
@@ -184,7 +184,7 @@ def refusing_pickles(what: str) -> Iterator[None]:
             ) from None
         raise AekitError(f"cannot read {what} as .npy/.npz: {e}") from None
     except (OSError, EOFError, zipfile.BadZipFile, *ARCHIVE_ERRORS) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        first = first_line(e)
         raise AekitError(f"cannot read {what} as .npy/.npz: {first}") from None
 
 

@@ -43,7 +43,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from aekit.atomic import DiskFullError, atomic_path, remove_stale_temps, write_text_atomic
-from aekit.errors import AekitError
+from aekit.errors import AekitError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def load_tensors(
         tensors = load_file(str(path))
         meta = json.loads(raw_meta)
     except (SafetensorError, OSError, ValueError, RecursionError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise AekitError(f"{str(path)!r} is not a readable safetensors file ({first})") from None
     if not isinstance(meta, dict):
         raise AekitError(f"{str(path)!r}: its aekit metadata is not a JSON object; not aekit's")
@@ -257,18 +257,18 @@ def optimizers_state(
     return tensors, meta
 
 
+def optimizer_tensors(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """Optimizer `name`'s tensors from a checkpoint, keyed `<param>.<slot>`."""
+    prefix = f"optim.{name}."
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
 def restore_optimizers(
     optimizers: dict[str, torch.optim.Optimizer], tensors: dict[str, torch.Tensor], meta: dict
 ) -> None:
-    if set(meta) != set(optimizers):
-        raise AekitError(
-            f"the checkpoint has optimizers {sorted(meta)}, the model trains with "
-            f"{sorted(optimizers)}: it belongs to another model"
-        )
+    """Load every named optimizer; the state was checked first by resume_check."""
     for opt_name, optimizer in optimizers.items():
-        prefix = f"optim.{opt_name}."
-        mine = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        restore_optimizer(optimizer, mine, meta[opt_name])
+        restore_optimizer(optimizer, optimizer_tensors(tensors, opt_name), meta[opt_name])
 
 
 def restore_optimizer(

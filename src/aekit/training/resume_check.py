@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from aekit.errors import AekitError
+from aekit.errors import AekitError, first_line
+from aekit.training.checkpoint import optimizer_tensors
 
 POSITION_KEYS = ("epoch", "step", "sums", "count")
 
@@ -54,6 +55,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _index(key: str) -> int:
+    """A parameter index written as ASCII digits, else -1 ("²".isdigit() is true too)."""
+    return int(key) if key.isascii() and key.isdigit() else -1
+
+
 def _trainer_problem(meta: dict[str, Any]) -> str | None:
     missing = [
         k for k in ("position", "history", "best", "since_best", "optimizers") if k not in meta
@@ -76,6 +82,9 @@ def _trainer_problem(meta: dict[str, Any]) -> str | None:
         return f"its best loss must be a number or null, got {meta['best']!r}"
     if not _is_count(meta["since_best"]):
         return f"since_best must be a whole number >= 0, got {meta['since_best']!r}"
+    first_loss = meta.get("first_loss")  # the divergence check's reference
+    if first_loss is not None and not _is_number(first_loss):
+        return f"its first_loss must be a number or null, got {first_loss!r}"
     return None
 
 
@@ -87,7 +96,7 @@ def _rng_problem(tensors: dict[str, torch.Tensor]) -> str | None:
         try:
             torch.Generator().set_state(state)  # the same CPU generator type as torch's own
         except (RuntimeError, TypeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = first_line(exc)
             return f"{key} is not a random generator state ({first})"
     return None
 
@@ -128,8 +137,7 @@ def _optimizers_problem(
         names = sorted(saved) if isinstance(saved, dict) else saved
         return f"it has optimizers {names!r}, this run trains with {sorted(optimizers)}"
     for name, optimizer in optimizers.items():
-        prefix = f"optim.{name}."
-        mine = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        mine = optimizer_tensors(tensors, name)
         problem = _optimizer_problem(name, optimizer, saved[name], mine)
         if problem:
             return problem
@@ -163,7 +171,7 @@ def _optimizer_problem(
     if not isinstance(scalars, dict):
         return f"optimizer {name!r} scalars must be a table"
     for key, values in scalars.items():
-        index = int(key) if key.isdigit() else -1
+        index = _index(key)
         if index not in params or not isinstance(values, dict):
             return f"optimizer {name!r} has scalars for unknown parameter {key!r}"
         for slot, value in values.items():
@@ -172,7 +180,7 @@ def _optimizer_problem(
             found.setdefault(index, set()).add(slot)
     for key, value in tensors.items():
         head, _, slot = key.partition(".")
-        index = int(head) if head.isdigit() else -1
+        index = _index(head)
         if index not in params or not slots.get(slot):
             return f"tensor optim.{name}.{key} is no slot of this run's {type(optimizer).__name__}"
         param_shaped, dtype = slots[slot]
