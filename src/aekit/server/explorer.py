@@ -303,7 +303,10 @@ class Explorer:
                     "and the training images are not available: " + "; ".join(self.notes),
                 )
             with self.lock:
-                self._fitted = fit_codes(self.model, self.train_images, labels=self.train_labels)
+                if self._fitted is None:  # two first requests at once fit only once
+                    self._fitted = fit_codes(
+                        self.model, self.train_images, labels=self.train_labels
+                    )
         return self._fitted
 
 
