@@ -144,7 +144,8 @@ def build_report(
         report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
     figures = make_figures(loaded, dataset, task, fitted[0], images, labels)
     folder = out.with_suffix("")
-    html = render_report(loaded, dataset, report, headline(report), figures, folder.name)
+    top = headline(report)
+    html = render_report(loaded, dataset, report, top, figures, folder.name)
 
     from aekit.atomic import atomic_write, write_text_atomic
 
@@ -154,7 +155,7 @@ def build_report(
         with atomic_write(paths[-1]) as f:
             f.write(figure.png)
     write_text_atomic(out, html)
-    return ReportResult(out, paths, report, headline(report), time.perf_counter() - started)
+    return ReportResult(out, paths, report, top, time.perf_counter() - started)
 
 
 def make_figures(
@@ -315,8 +316,8 @@ def generative_figures(model: Any, name: str, classes: Any) -> list[Figure]:
         codes = manifold_codes(size, latent_dim, (0, 1))
         labels = None if n_classes is None else np.zeros(size * size, dtype=np.int64)
         decoded = decode_codes(model, codes, labels).numpy()
-        q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, size))
-        ticks = ([f"{v:.2f}" for v in q], [f"{v:.2f}" for v in q.flip(0)])
+        # the grid's own values: columns run across z[0], rows down z[1]
+        ticks = ([f"{v:.2f}" for v in codes[:size, 0]], [f"{v:.2f}" for v in codes[::size, 1]])
         rest = "" if latent_dim == 2 else f"; z[2..{latent_dim - 1}] = 0"
         which = "" if n_classes is None else f", class {class_name(classes, 0)}"
         title = f"{name}: decoded grid over z[0] and z[1]{rest}{which}"
