@@ -45,7 +45,7 @@ demo: install data
 	rm -rf $(DEMO_OUT)
 	$(BIN)/aekit demo --out $(DEMO_OUT)
 
-test: install browser
+test: install data browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-all: install data browser

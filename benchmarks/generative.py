@@ -27,10 +27,10 @@ from common import print_table, write_json
 from sklearn.linear_model import LogisticRegression
 
 from aekit import RunConfig, TrainConfig, default_run_config, load_run, train_run
-from aekit.evaluation.likelihood import importance_nll
-from aekit.evaluation.plots import save_grid, save_scatter
-from aekit.generation import decode_codes, fit_codes, manifold_codes, sample_codes
 from aekit.inference import embed
+from aekit.latent.generation import decode_codes, fit_codes, manifold_codes, sample_codes
+from aekit.latent.likelihood import importance_nll
+from aekit.reports.plots import save_grid, save_scatter
 from aekit.runs import load_data
 
 IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"

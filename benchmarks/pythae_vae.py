@@ -47,7 +47,7 @@ from pythae.trainers.training_callbacks import TrainingCallback
 
 from aekit import TrainConfig, Trainer, default_run_config
 from aekit.config import to_dict
-from aekit.evaluation.likelihood import importance_nll
+from aekit.latent.likelihood import importance_nll
 from aekit.runs import build_for_data, load_data
 
 

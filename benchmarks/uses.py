@@ -23,11 +23,11 @@ from common import print_table, write_json
 
 from aekit import RunConfig, TrainConfig, default_run_config, load_run, train_run
 from aekit.config import DataConfig, TaskConfig
-from aekit.data.pairs import build_task
-from aekit.evaluation.baselines import PCA
-from aekit.evaluation.embedding import embedding_report
 from aekit.evaluation.evaluate import evaluate_on
 from aekit.inference import embed
+from aekit.latent.embedding import embedding_report
+from aekit.latent.pca import PCA
+from aekit.modalities.images.tasks import build_task
 from aekit.runs import load_data
 
 

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     # instrumented, they would only slow every input down.
     with atheris.instrument_imports(include=["aekit", "PIL", "gzip", "tomllib", "safetensors"]):
         import aekit.cli  # noqa: F401  (every entry point the targets use)
-        import aekit.data.local  # noqa: F401
+        import aekit.modalities.images.data.local  # noqa: F401
         import aekit.runs  # noqa: F401
         from fuzz import targets
     from aekit.errors import AekitError

@@ -19,7 +19,7 @@ import numpy as np
 
 
 def idx_seeds() -> dict[str, bytes]:
-    from aekit.data.idx import write_idx
+    from aekit.modalities.images.data.idx import write_idx
 
     out: dict[str, bytes] = {}
     rng = np.random.default_rng(0)

@@ -76,13 +76,13 @@ def _split(data: bytes, n: int) -> tuple[int, bytes]:
 
 
 def idx(data: bytes) -> object:
-    from aekit.data.idx import read_idx
+    from aekit.modalities.images.data.idx import read_idx
 
     return read_idx(_file("input.idx", data))
 
 
 def image(data: bytes) -> object:
-    from aekit.data.images import image_header, read_image
+    from aekit.modalities.images.data.images import image_header, read_image
 
     path = _file("input.png", data)
     channels, _, _ = image_header(path, FUZZ_MAX_PIXELS)
@@ -162,7 +162,7 @@ ARRAY_SUFFIXES = (".npz", ".npy")
 
 
 def arrays(data: bytes) -> object:
-    from aekit.data.local import load_arrays
+    from aekit.modalities.images.data.local import load_arrays
 
     mode, body = _split(data, len(ARRAY_SUFFIXES))
     return load_arrays(_file(f"input{ARRAY_SUFFIXES[mode]}", body))
@@ -259,7 +259,7 @@ def tiny_run_config():
 def tiny_images(n: int = 4):
     import numpy as np
 
-    from aekit.data.splits import ImageSet
+    from aekit.modalities.images.data.splits import ImageSet
 
     images = (np.arange(n * 16, dtype=np.int64).reshape(n, 1, 4, 4) * 37 % 256).astype(np.uint8)
     return ImageSet(images, None)

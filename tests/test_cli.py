@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aekit import load_run, reconstruct
-from aekit.data import read_image, write_image
+from aekit.modalities.images.data import read_image, write_image
 from aekit.training import checkpoint as ckpt
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress", "--set", "model.channels=[8, 16]"]

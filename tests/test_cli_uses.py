@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from aekit.data import read_image, write_image
+from aekit.modalities.images.data import read_image, write_image
 from tests.conftest import shapes_images
 
 FAST = ["--epochs", "2", "--batch-size", "16", "--no-progress"]

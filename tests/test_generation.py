@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from aekit.errors import AekitError
-from aekit.generation import interpolate_codes, manifold_codes
+from aekit.latent.generation import interpolate_codes, manifold_codes
 
 
 @pytest.mark.parametrize("spherical", [False, True])

@@ -16,7 +16,7 @@ from PIL import Image
 
 from aekit.demo import DEMO_RUNS, run_demo
 from aekit.evaluation.evaluate import EvalReport
-from aekit.evaluation.report_html import metrics_table
+from aekit.reports.html import metrics_table
 from tests.conftest import shapes_images
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -166,7 +166,7 @@ def test_demo_refuses_an_out_that_already_holds_its_runs(tmp_path, run_cli):
 def test_demo_uses_the_cores_other_jobs_leave_free(monkeypatch):
     import torch
 
-    from aekit.training.precision import choose_threads
+    from aekit.runtime.precision import choose_threads
 
     cores = torch.get_num_threads()
     monkeypatch.setattr("os.getloadavg", lambda: (0.1, 0.1, 0.1))

@@ -1,4 +1,4 @@
-"""aekit: train and use autoencoders on your own images.
+"""aekit: train and use autoencoders on your own data.
 
 from aekit import load_dataset, build_model, Trainer, TrainConfig, load_run
 
@@ -6,25 +6,45 @@ data = load_dataset("fashion-mnist")
 model = build_model("conv-ae", image_shape=data.image_shape, latent_dim=16)
 Trainer(model, TrainConfig(epochs=5), out_dir="runs/fm16").fit(data.train, data.val)
 run = load_run("runs/fm16")          # model rebuilt from config.json + model.safetensors
+
+The names below are imported on first use (PEP 562), so `import aekit` and `aekit --help`
+never pay for torch until something needs it.
 """
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
-from aekit.config import DataConfig, RunConfig, TaskConfig  # noqa: E402
-from aekit.data import Dataset, ImageSet, list_datasets, load_dataset  # noqa: E402
-from aekit.errors import AekitError  # noqa: E402
-from aekit.evaluation.baselines import PCA  # noqa: E402
-from aekit.evaluation.evaluate import EvalReport, evaluate_model, evaluate_on  # noqa: E402
-from aekit.inference import embed, reconstruct  # noqa: E402
-from aekit.models import MODELS, build_model  # noqa: E402
-from aekit.runs import default_run_config, train_run  # noqa: E402
-from aekit.training.checkpoint import Run, load_run  # noqa: E402
-from aekit.training.config import TrainConfig  # noqa: E402
-from aekit.training.trainer import FitResult, Trainer  # noqa: E402
+# public name -> the module that defines it
+_EXPORTS = {
+    "DataConfig": "aekit.config", "RunConfig": "aekit.config", "TaskConfig": "aekit.config",
+    "Dataset": "aekit.modalities.images.data", "ImageSet": "aekit.modalities.images.data",
+    "list_datasets": "aekit.modalities.images.data",
+    "load_dataset": "aekit.modalities.images.data",
+    "AekitError": "aekit.errors",
+    "PCA": "aekit.latent.pca",
+    "EvalReport": "aekit.evaluation.evaluate", "evaluate_model": "aekit.evaluation.evaluate",
+    "evaluate_on": "aekit.evaluation.evaluate",
+    "embed": "aekit.inference", "reconstruct": "aekit.inference",
+    "MODELS": "aekit.models", "build_model": "aekit.models",
+    "default_run_config": "aekit.runs", "train_run": "aekit.runs",
+    "Run": "aekit.training.checkpoint", "load_run": "aekit.training.checkpoint",
+    "TrainConfig": "aekit.training.config",
+    "FitResult": "aekit.training.trainer", "Trainer": "aekit.training.trainer",
+}  # fmt: skip
 
-__all__ = [
-    "MODELS", "PCA", "AekitError", "DataConfig", "Dataset", "EvalReport", "FitResult",
-    "ImageSet", "Run", "RunConfig", "TaskConfig", "TrainConfig", "Trainer", "__version__",
-    "build_model", "default_run_config", "embed", "evaluate_model", "evaluate_on",
-    "list_datasets", "load_dataset", "load_run", "reconstruct", "train_run",
-]  # fmt: skip
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aekit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,3 +1,3 @@
-from aekit.cli import main
+from aekit.cli.entry import main
 
 main()

@@ -255,7 +255,7 @@ class TaskConfig:
         # `name` is checked by build_task, not here: the trainer records hand-written tasks
         # under their function name, and such a run's config must still load.
         # Imported here because data/pairs.py imports this module.
-        from aekit.data.pairs import DOWNSCALE_METHODS, SCALES, parse_noise
+        from aekit.modalities.images.tasks import DOWNSCALE_METHODS, SCALES, parse_noise
 
         if self.scale not in SCALES or isinstance(self.scale, bool):
             raise AekitError(f"task.scale must be 2 or 4, got {self.scale!r}")

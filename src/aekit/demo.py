@@ -136,8 +136,8 @@ def run_demo(
     """Train and report each run into OUT/<name>/, then write OUT/index.html (and
     OUT/summary.json with the headline numbers and times); returns the index's path."""
     from aekit.atomic import write_json_atomic, write_text_atomic
-    from aekit.evaluation.report import build_report
-    from aekit.evaluation.report_html import render_index
+    from aekit.reports.html import render_index
+    from aekit.reports.report import build_report
     from aekit.runs import train_run
 
     out = Path(out)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
-from aekit.models.posterior import DiagonalGaussian
-from aekit.training.precision import autocast, to_model_input
+from aekit.runtime.precision import autocast, to_model_input
 
 
 def check_fits(model: torch.nn.Module, images_u8: np.ndarray, what: str = "images") -> None:

@@ -15,9 +15,9 @@ import torch
 
 from aekit import __version__
 from aekit.config import RunConfig, to_dict
-from aekit.data import Dataset, load_dataset
-from aekit.data.pairs import build_task
 from aekit.errors import AekitError
+from aekit.modalities.images.data import Dataset, load_dataset
+from aekit.modalities.images.tasks import build_task
 from aekit.models import build_model, model_entry
 from aekit.training import checkpoint as ckpt
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed

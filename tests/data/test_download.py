@@ -19,10 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aekit.data import download, load_dataset, write_idx
-from aekit.data.download import IDX_FILES, download_file, fetch_files, mirror_env_var
-from aekit.data.sources import cache_root
 from aekit.errors import AekitError
+from aekit.modalities.images.data import download, load_dataset, write_idx
+from aekit.modalities.images.data.download import (
+    IDX_FILES,
+    download_file,
+    fetch_files,
+    mirror_env_var,
+)
+from aekit.modalities.images.data.sources import cache_root
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -182,7 +187,9 @@ def test_offline_message_is_one_line_saying_how(monkeypatch) -> None:
 def test_fashion_offline_message_names_the_debian_package(monkeypatch, tmp_path: Path) -> None:
     # download=False and a data_dir without the files: the system copy may still be found,
     # so only check the message when it is not installed.
-    monkeypatch.setattr("aekit.data.sources.SPECS", _without_system_dirs(), raising=True)
+    monkeypatch.setattr(
+        "aekit.modalities.images.data.sources.SPECS", _without_system_dirs(), raising=True
+    )
     with pytest.raises(AekitError, match="apt-get install dataset-fashion-mnist"):
         load_dataset("fashion-mnist", data_dir=tmp_path, download=False)
 
@@ -190,7 +197,7 @@ def test_fashion_offline_message_names_the_debian_package(monkeypatch, tmp_path:
 def _without_system_dirs() -> dict:
     import dataclasses
 
-    from aekit.data import sources
+    from aekit.modalities.images.data import sources
 
     return {k: dataclasses.replace(v, system_dirs=()) for k, v in sources.SPECS.items()}
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from aekit.data.idx import MAX_DATA_BYTES, read_idx, write_idx
 from aekit.errors import AekitError
+from aekit.modalities.images.data.idx import MAX_DATA_BYTES, read_idx, write_idx
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 

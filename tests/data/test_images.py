@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit.data.images import convert_channels, read_image, resize_images, write_image
 from aekit.errors import AekitError
+from aekit.modalities.images.data.images import (
+    convert_channels,
+    read_image,
+    resize_images,
+    write_image,
+)
 
 
 def rgb_pixels(h: int = 6, w: int = 5, seed: int = 0) -> np.ndarray:
@@ -238,7 +243,7 @@ def test_truncated_png(tmp_path: Path) -> None:
 
 
 def test_read_image_bytes_matches_the_file_path_and_keeps_the_limits(tmp_path: Path) -> None:
-    from aekit.data.images import ImageTooLarge, read_image_bytes
+    from aekit.modalities.images.data.images import ImageTooLarge, read_image_bytes
 
     path = tmp_path / "rgba.png"
     rgba = np.dstack([rgb_pixels(8, 9), np.full((8, 9), 128, np.uint8)])

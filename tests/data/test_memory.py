@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit.data import builtin, load_dataset, local, write_idx
-from aekit.data.memory import ENV, available_memory, format_bytes, parse_size
 from aekit.errors import AekitError
+from aekit.modalities.images.data import builtin, load_dataset, local, write_idx
+from aekit.modalities.images.data.memory import ENV, available_memory, format_bytes, parse_size
 
 
 def refused(monkeypatch, limit: str, load, *never_called: tuple) -> str:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit.data import load_dataset, write_idx
 from aekit.errors import AekitError
+from aekit.modalities.images.data import load_dataset, write_idx
 
 
 def images_with(bad: float, dtype=np.float32) -> np.ndarray:

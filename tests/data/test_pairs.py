@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from aekit.config import TaskConfig, from_dict
-from aekit.data.pairs import (
+from aekit.errors import AekitError
+from aekit.modalities.images.tasks import (
     DenoiseTask,
     IdentityTask,
     SuperResTask,
@@ -19,7 +20,6 @@ from aekit.data.pairs import (
     random_mask,
     salt_and_pepper,
 )
-from aekit.errors import AekitError
 
 SPECS = ["gaussian:0.2", "lesson:0.2", "salt-pepper:0.1", "mask:0.3"]
 
@@ -296,7 +296,7 @@ def test_task_config_leaves_names_to_build_task() -> None:
 
 
 def test_random_crops_are_real_windows_at_fresh_places():
-    from aekit.data.pairs import random_crops
+    from aekit.modalities.images.tasks import random_crops
 
     x = torch.arange(2 * 3 * 10 * 12, dtype=torch.float32).view(2, 3, 10, 12) / 1000
     g = torch.Generator().manual_seed(0)

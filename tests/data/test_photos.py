@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aekit.data import ImageSet, list_datasets, load_dataset
-from aekit.data.photos import PHOTOS, TEST_PHOTOS, cut_patches, load_photo, load_photo_sets
 from aekit.errors import AekitError
+from aekit.modalities.images.data import ImageSet, list_datasets, load_dataset
+from aekit.modalities.images.data.photos import (
+    PHOTOS,
+    TEST_PHOTOS,
+    cut_patches,
+    load_photo,
+    load_photo_sets,
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit.data import Dataset, ImageSet, list_datasets, load_dataset, write_idx
-from aekit.data.sources import cache_root
 from aekit.errors import AekitError
+from aekit.modalities.images.data import Dataset, ImageSet, list_datasets, load_dataset, write_idx
+from aekit.modalities.images.data.sources import cache_root
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from aekit.errors import AekitError
-from aekit.evaluation.classical import (
+from aekit.modalities.images.classical import (
     DENOISERS,
     Choice,
     apply_choice,
@@ -17,7 +17,7 @@ from aekit.evaluation.classical import (
     tv_denoise,
     upsample,
 )
-from aekit.evaluation.metrics import psnr
+from aekit.modalities.images.metrics import psnr
 from tests.conftest import shapes_images
 
 # one sensible setting per denoiser for noise std 0.3 (the middle of each grid)

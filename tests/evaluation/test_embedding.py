@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from aekit.errors import AekitError
-from aekit.evaluation.baselines import PCA
-from aekit.evaluation.embedding import (
+from aekit.latent.embedding import (
     EmbeddingReport,
     embedding_report,
     knn_accuracy,
     linear_probe_accuracy,
 )
+from aekit.latent.pca import PCA
 
 
 def clusters(n: int, classes: int = 3, dim: int = 8, spread: float = 0.5, seed: int = 0):

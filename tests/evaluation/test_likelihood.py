@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from aekit.errors import AekitError
-from aekit.evaluation.likelihood import importance_nll
+from aekit.latent.likelihood import importance_nll
 from aekit.models import build_model
 
 

@@ -8,8 +8,8 @@ import torch
 from skimage.metrics import structural_similarity
 from sklearn.decomposition import PCA as SkPCA
 
-from aekit.evaluation.baselines import PCA
-from aekit.evaluation.metrics import MetricMeans, bce, image_metrics, mse, psnr, ssim
+from aekit.latent.pca import PCA
+from aekit.modalities.images.metrics import MetricMeans, bce, image_metrics, mse, psnr, ssim
 from tests.conftest import shapes_images
 
 

@@ -28,8 +28,8 @@ from hypothesis.extra import numpy as hnp
 from safetensors.torch import load as st_load
 
 from aekit.config import DataConfig, RunConfig, TaskConfig, from_dict, to_dict
-from aekit.data.images import ImageTooLarge, read_image
 from aekit.errors import AekitError
+from aekit.modalities.images.data.images import ImageTooLarge, read_image
 from aekit.models import MODELS, build_model
 from aekit.runs import default_run_config
 from aekit.training import checkpoint as ckpt

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aekit.data import ImageSet
 from aekit.errors import AekitError
+from aekit.modalities.images.data import ImageSet
 from aekit.models import build_model
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers

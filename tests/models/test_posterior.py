@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from aekit.models.posterior import DiagonalGaussian
+from aekit.core.posterior import DiagonalGaussian
 
 
 def test_kl_matches_torch_distributions():

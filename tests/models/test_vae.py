@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from aekit.data import ImageSet
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
 from aekit.inference import embed
+from aekit.modalities.images.data import ImageSet
 from aekit.models import build_model
-from aekit.models.posterior import DiagonalGaussian
 from aekit.training.config import TrainConfig
 from aekit.training.trainer import Trainer
 from tests.conftest import shapes_images

@@ -29,8 +29,8 @@ import pytest
 import torch
 
 from aekit.config import RunConfig, TaskConfig
-from aekit.data import load_dataset
 from aekit.errors import AekitError
+from aekit.modalities.images.data import load_dataset
 from aekit.models import build_model
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
@@ -126,7 +126,7 @@ def test_the_payload_is_live(kind: str, crafted: dict[str, bytes], marker: Path,
 @pytest.fixture(scope="module")
 def template_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-epoch run of a small conv-ae on a .npz of 16x16 shapes (made once, copied)."""
-    from aekit.data.splits import ImageSet
+    from aekit.modalities.images.data.splits import ImageSet
     from aekit.training.trainer import Trainer
     from tests.conftest import shapes_images
 
@@ -159,7 +159,7 @@ def test_crafted_weights_are_refused(kind, crafted, marker, run_dir, run_cli) ->
     assert "is not a readable safetensors file" in message
     cli_refuses(run_cli, marker, "eval", run_dir)
     image = run_dir.parent / "x.png"
-    from aekit.data import write_image
+    from aekit.modalities.images.data import write_image
 
     write_image(image, np.zeros((1, 16, 16), np.uint8))
     cli_refuses(run_cli, marker, "reconstruct", run_dir, image, "--out", run_dir.parent / "o")
@@ -226,7 +226,7 @@ def test_crafted_images_are_refused(kind, crafted, marker, run_dir, tmp_path, ru
 def test_crafted_files_in_builtin_dataset_folders_are_refused(
     kind, crafted, marker, tmp_path, monkeypatch
 ) -> None:
-    from aekit.data import builtin
+    from aekit.modalities.images.data import builtin
 
     root = tmp_path / "datasets"
     mnist = root / "mnist"

@@ -105,7 +105,7 @@ def serve_in_thread(app) -> Iterator[str]:
     yields the base URL and stops the server afterwards."""
     import uvicorn
 
-    from aekit.cli_serve import bind, url_of
+    from aekit.cli.serve import bind, url_of
 
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))

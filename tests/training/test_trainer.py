@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from aekit.data import ImageSet
 from aekit.errors import AekitError
+from aekit.modalities.images.data import ImageSet
 from aekit.models import build_model
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig

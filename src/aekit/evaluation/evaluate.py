@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit.data.pairs import Task, identity
-from aekit.evaluation.baselines import PCA
-from aekit.evaluation.metrics import METRICS, MetricMeans, image_metrics
 from aekit.inference import batches, check_fits_shape, labelled_batches
-from aekit.training.precision import autocast
+from aekit.latent.pca import PCA
+from aekit.modalities.images.metrics import METRICS, MetricMeans, image_metrics
+from aekit.modalities.images.tasks import Task, identity
+from aekit.runtime.precision import autocast
 from aekit.training.trainer import derived_seed
 
 
@@ -134,7 +134,7 @@ def task_baselines(
     baselines: dict[str, Baseline] = {}
     notes: list[str] = []
     if name == "superres":
-        from aekit.evaluation.classical import upsample
+        from aekit.modalities.images.classical import upsample
 
         scale = task.config.scale
         for method in ("bicubic", "bilinear"):
@@ -143,7 +143,9 @@ def task_baselines(
     train = dataset.train.images
     patch = getattr(getattr(task, "config", None), "patch", None)
     if patch is not None:
-        from aekit.data.pairs import random_crops  # PCA must see what the model sees: patches
+        from aekit.modalities.images.tasks import (
+            random_crops,  # PCA must see what the model sees: patches
+        )
 
         generator = torch.Generator().manual_seed(derived_seed(seed, 0, 6))
         train = random_crops(next(batches(train[:10_000], 10_000)), patch, generator)
@@ -155,7 +157,7 @@ def task_baselines(
         f"{pca.explained_variance_ratio:.1%} of their pixel variance"
     )
     if name == "denoise":
-        from aekit.evaluation.classical import apply_choice, choose_denoisers
+        from aekit.modalities.images.classical import apply_choice, choose_denoisers
 
         source = dataset.val if len(dataset.val) else dataset.train
         clean = next(batches(source.images[:300], 300))

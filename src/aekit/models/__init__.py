@@ -12,13 +12,13 @@ from typing import Any
 import torch
 
 from aekit.config import from_dict
+from aekit.core.outputs import AEOutput, LossOutput
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
 from aekit.models.aae import AAE, AAEConfig
 from aekit.models.ae import AE, AEConfig
 from aekit.models.base import Autoencoder
 from aekit.models.conv_ae import ConvAE, ConvAEConfig
-from aekit.models.outputs import AEOutput, LossOutput
-from aekit.models.posterior import DiagonalGaussian
 from aekit.models.sr import SR, SRConfig
 from aekit.models.vae import CVAE, VAE, ConvVAE, ConvVAEConfig, CVAEConfig, VAEConfig
 

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from aekit.core.outputs import AEOutput, LossOutput
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
 from aekit.models.losses import reconstruction_loss
-from aekit.models.outputs import AEOutput, LossOutput
-from aekit.models.posterior import DiagonalGaussian
 
 
 class Autoencoder(nn.Module):

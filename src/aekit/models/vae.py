@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import check_image_shape, check_latent_dim, check_size, check_widths
 from aekit.models.conv_ae import check_conv_arch, conv_networks
 from aekit.models.losses import check_recon_loss
-from aekit.models.posterior import DiagonalGaussian
 from aekit.models.variational import GaussianHead, VariationalAutoencoder
 
 

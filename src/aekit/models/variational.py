@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import torch
 
+from aekit.core.outputs import AEOutput, LossOutput
+from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
 from aekit.models.base import Autoencoder
 from aekit.models.losses import reconstruction_loss
-from aekit.models.outputs import AEOutput, LossOutput
-from aekit.models.posterior import DiagonalGaussian
 
 
 class VariationalAutoencoder(Autoencoder):

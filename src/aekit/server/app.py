@@ -212,7 +212,7 @@ def create_app(
         """Decode `steps` codes on the way from test image a's code to b's."""
         import torch
 
-        from aekit.generation import interpolate_codes
+        from aekit.latent.generation import interpolate_codes
 
         explorer.check_latent()
         a, b = explorer.check_index(body.a), explorer.check_index(body.b)

@@ -101,7 +101,7 @@ class Explorer:
         The dataset is optional: when it cannot be loaded (a run trained from Python, data on
         another machine) the explorer still decodes codes and applies the model to uploads, and
         says in `notes` why the scatter and the test images are missing."""
-        from aekit.data.pairs import build_task
+        from aekit.modalities.images.tasks import build_task
         from aekit.training.checkpoint import load_run
 
         if limit < 0:
@@ -293,7 +293,7 @@ class Explorer:
         return z.float().numpy(), "Gaussian fitted to the training codes"
 
     def fitted_codes(self):
-        from aekit.generation import fit_codes
+        from aekit.latent.generation import fit_codes
 
         if self._fitted is None:
             if self.train_images is None:

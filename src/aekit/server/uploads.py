@@ -1,10 +1,11 @@
 """Uploaded images: read them safely, then reconstruct, denoise or upscale them as the run's
 training task allows.
 
-Reading reuses `aekit.data.images`: the pixel count is checked from the header before any pixel
-is decoded (413), anything Pillow cannot read is refused (415), and an image of the wrong size
-or channel count is refused (422) unless the caller asks to `resize` it, which also converts
-colour to gray or back. The byte limit is the app's job: it refuses a body before it is read.
+Reading reuses `aekit.modalities.images.data.images`: the pixel count is checked from the
+header before any pixel is decoded (413), anything Pillow cannot read is refused (415), and an
+image of the wrong size or channel count is refused (422) unless the caller asks to `resize`
+it, which also converts colour to gray or back. The byte limit is the app's job: it refuses a
+body before it is read.
 
 Each action returns titled images (input and output side by side, and whatever lies between,
 such as the noisy copy the denoiser saw), so the page only lays them out.
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aekit.data.images import ImageTooLarge, read_image_bytes
 from aekit.errors import AekitError
-from aekit.evaluation.classical import upsample
+from aekit.modalities.images.classical import upsample
+from aekit.modalities.images.data.images import ImageTooLarge, read_image_bytes
 from aekit.server.explorer import MAX_PIXELS, Explorer, ExplorerError
 
 KINDS = {1: "grayscale", 3: "RGB"}
@@ -97,7 +98,7 @@ def apply(
             Titled("denoised", out),
         ]
     if action == "downscale-upscale":
-        from aekit.data.pairs import downscale
+        from aekit.modalities.images.tasks import downscale
 
         config = explorer.run.config.task
         original = read_upload(data, name, explorer.output_shape, resize)

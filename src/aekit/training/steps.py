@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from aekit.runtime.precision import autocast
 from aekit.training.config import TrainConfig
-from aekit.training.precision import autocast
 
 DEFAULT_GROUP = "main"  # the name of the only optimizer of a model without optimizer_groups()
 

@@ -35,13 +35,13 @@ from tqdm import tqdm
 from aekit import __version__
 from aekit.atomic import write_json_atomic
 from aekit.config import DataConfig, RunConfig, TaskConfig, to_dict
-from aekit.data.pairs import Task, identity
 from aekit.errors import AekitError
+from aekit.modalities.images.tasks import Task, identity
 from aekit.models import registered_name
+from aekit.runtime.precision import autocast, resolve_precision, to_model_input
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
-from aekit.training.precision import autocast, resolve_precision, to_model_input
 from aekit.training.resume_check import check_resume_state
 from aekit.training.steps import StepContext, batch_losses, build_optimizers, training_step
 

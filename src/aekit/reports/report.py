@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from aekit.errors import AekitError
-from aekit.evaluation import report_figures as figs
 from aekit.evaluation.evaluate import Baseline, EvalReport, evaluate_on, task_baselines, task_name
+from aekit.reports import figures as figs
 
 SEED = 0  # every random draw in a report (task noise, samples) comes from this: same run, same page
 
@@ -112,8 +112,8 @@ def build_report(
     after it: RUN/report/*.png). `limit` caps the test images scored and plotted; `data`
     names other data than the run's own (a run trained from Python records none); `dataset`
     lets a caller that already loaded the data pass it in."""
-    from aekit.data.pairs import build_task
-    from aekit.evaluation.report_html import render_report
+    from aekit.modalities.images.tasks import build_task
+    from aekit.reports.html import render_report
     from aekit.runs import load_data
     from aekit.training.checkpoint import load_run
 
@@ -139,7 +139,7 @@ def build_report(
     images = dataset.test.images[:limit]
     labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
     if nll_samples:
-        from aekit.evaluation.likelihood import importance_nll
+        from aekit.latent.likelihood import importance_nll
 
         report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
     figures = make_figures(loaded, dataset, task, fitted[0], images, labels)
@@ -257,8 +257,8 @@ def examples_figure(
 def latent_figure(
     model: Any, name: str, data_name: str, images: np.ndarray, labels: Any, classes: Any
 ) -> Figure | None:
-    from aekit.evaluation.baselines import PCA
     from aekit.inference import embed
+    from aekit.latent.pca import PCA
 
     codes = embed(model, images, labels=labels).reshape(len(images), -1)
     if codes.shape[1] < 2 or len(images) < 3:
@@ -293,7 +293,7 @@ def latent_figure(
 def generative_figures(model: Any, name: str, classes: Any) -> list[Figure]:
     """Samples from the prior (per class for a conditional model) and a manifold over z[0],
     z[1] at N(0, 1) quantiles."""
-    from aekit.generation import decode_codes, manifold_codes
+    from aekit.latent.generation import decode_codes, manifold_codes
 
     model.eval()
     generator = torch.Generator().manual_seed(SEED)
@@ -350,8 +350,8 @@ def interpolation_pairs(labels: np.ndarray | None, conditional: bool, n: int = 4
 def interpolation_figure(
     model: Any, name: str, images: np.ndarray, labels: Any, classes: Any
 ) -> Figure | None:
-    from aekit.generation import decode_codes, interpolate_codes
     from aekit.inference import embed
+    from aekit.latent.generation import decode_codes, interpolate_codes
 
     conditional = hasattr(model.config, "num_classes")
     pairs = [p for p in interpolation_pairs(labels, conditional) if max(p[:2]) < len(images)]

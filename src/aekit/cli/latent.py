@@ -8,8 +8,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from aekit.cli import DataDir, OtherData, RunDir, Split, app
-from aekit.cli_images import Label, label_array, load_autoencoder, read_for_model, run_split
+from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
+from aekit.cli.images import Label, label_array, load_autoencoder, read_for_model, run_split
 from aekit.errors import AekitError
 
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
@@ -56,8 +56,8 @@ def generate(
     """Decode random codes drawn from a Gaussian fitted to the training codes."""
     import torch
 
-    from aekit.evaluation.plots import save_grid
-    from aekit.generation import decode_codes, fit_codes, sample_codes
+    from aekit.latent.generation import decode_codes, fit_codes, sample_codes
+    from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_autoencoder(run)
@@ -86,8 +86,8 @@ def perturb(
     """Encode an image, add noise to its code and decode: input, reconstruction, n variations."""
     import torch
 
-    from aekit.evaluation.plots import save_grid
-    from aekit.generation import decode_codes, fit_codes, perturb_codes
+    from aekit.latent.generation import decode_codes, fit_codes, perturb_codes
+    from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_autoencoder(run)
@@ -113,9 +113,9 @@ def latent_plot(
     limit: Annotated[int, typer.Option(help="Plot at most N images.")] = 5000,
 ) -> None:
     """Scatter the codes of a split by class (larger codes: their first two principal axes)."""
-    from aekit.evaluation.baselines import PCA
-    from aekit.evaluation.plots import save_scatter
     from aekit.inference import embed
+    from aekit.latent.pca import PCA
+    from aekit.reports.plots import save_scatter
 
     out = png_path(out)
     loaded = load_autoencoder(run)
@@ -147,7 +147,7 @@ def sample(
     """Decode codes drawn from a variational model's prior, N(0, I)."""
     import torch
 
-    from aekit.evaluation.plots import save_grid
+    from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_variational(run, "to sample from")
@@ -172,8 +172,8 @@ def interpolate(
     label: Label = None,
 ) -> None:
     """Decode codes on the way from one image's code (posterior mean) to another's."""
-    from aekit.evaluation.plots import save_grid
-    from aekit.generation import decode_codes, interpolate_codes
+    from aekit.latent.generation import decode_codes, interpolate_codes
+    from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_autoencoder(run)
@@ -198,8 +198,8 @@ def manifold(
     label: Label = None,
 ) -> None:
     """Decode a grid over two latent dimensions of a variational model (Gaussian quantiles)."""
-    from aekit.evaluation.plots import save_grid
-    from aekit.generation import decode_codes, manifold_codes
+    from aekit.latent.generation import decode_codes, manifold_codes
+    from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_variational(run, "whose quantiles a grid could follow")

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aekit.data.images import convert_channels, resize_images
 from aekit.errors import AekitError
+from aekit.modalities.images.data.images import convert_channels, resize_images
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,15 @@ from typing import BinaryIO
 
 import numpy as np
 
-from aekit.data.images import IMAGE_SUFFIXES, image_header, read_image, unit_float_to_uint8
-from aekit.data.memory import check_fits
-from aekit.data.splits import ImageSet
 from aekit.errors import AekitError, first_line
+from aekit.modalities.images.data.images import (
+    IMAGE_SUFFIXES,
+    image_header,
+    read_image,
+    unit_float_to_uint8,
+)
+from aekit.modalities.images.data.memory import check_fits
+from aekit.modalities.images.data.splits import ImageSet
 
 Loaded = tuple[ImageSet, ImageSet | None, tuple[str, ...] | None]  # (pool, test or None, classes)
 

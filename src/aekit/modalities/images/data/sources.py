@@ -25,9 +25,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aekit.data import builtin, download, local, photos
-from aekit.data.splits import Dataset, DatasetInfo, ImageSet, check_split_args, make_dataset
 from aekit.errors import AekitError
+from aekit.modalities.images.data import builtin, download, local, photos
+from aekit.modalities.images.data.splits import (
+    Dataset,
+    DatasetInfo,
+    ImageSet,
+    check_split_args,
+    make_dataset,
+)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ Everything is uint8 (N, C, H, W) in memory; see `splits.py` for how train / val 
 drawn and `sources.py` for where each dataset is looked for.
 """
 
-from aekit.data.idx import read_idx, write_idx
-from aekit.data.images import read_image, write_image
-from aekit.data.sources import list_datasets, load_dataset
-from aekit.data.splits import Dataset, DatasetInfo, ImageSet
+from aekit.modalities.images.data.idx import read_idx, write_idx
+from aekit.modalities.images.data.images import read_image, write_image
+from aekit.modalities.images.data.sources import list_datasets, load_dataset
+from aekit.modalities.images.data.splits import Dataset, DatasetInfo, ImageSet
 
 __all__ = [
     "Dataset",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.atomic import atomic_path
-from aekit.data import write_image
+from aekit.modalities.images.data import write_image
 
 
 def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.ndarray:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.idx import read_idx, read_idx_header
-from aekit.data.memory import check_fits
-from aekit.data.splits import ImageSet
 from aekit.errors import AekitError
+from aekit.modalities.images.data.idx import read_idx, read_idx_header
+from aekit.modalities.images.data.memory import check_fits
+from aekit.modalities.images.data.splits import ImageSet
 
 IDX_STEMS = {
     "train_images": "train-images-idx3-ubyte",

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aekit.data.splits import ImageSet
 from aekit.errors import AekitError
+from aekit.modalities.images.data.splits import ImageSet
 
 # Order fixes the labels; the held-out test photos come last. Patches at 32x32 in brackets.
 PHOTOS: tuple[str, ...] = (

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from aekit.cli import DataDir, OtherData, RunDir, app
+from aekit.cli.common import DataDir, OtherData, RunDir, app
 
 
 @app.command()
@@ -25,7 +25,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML page about a run: settings, data, loss curves, metrics
     beside baselines, pictures (and PNG copies of them beside the page)."""
-    from aekit.evaluation.report import build_report
+    from aekit.reports.report import build_report
 
     result = build_report(
         run, out=out, data=data, data_dir=data_dir, limit=limit, nll_samples=nll_samples
@@ -56,7 +56,7 @@ def demo(
     import torch
 
     from aekit.demo import run_demo
-    from aekit.training.precision import choose_threads
+    from aekit.runtime.precision import choose_threads
 
     count, why = choose_threads(threads)
     if progress:

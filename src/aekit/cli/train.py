@@ -1,51 +1,16 @@
-"""The `aekit` command line: thin commands over the library.
-
-Every user error is an AekitError, printed by `main` as one line on stderr with exit status 2.
-"""
+"""`aekit train`: a run config from defaults, preset, file, flags and --set; then train it."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from aekit.cli.common import DataDir, app
 from aekit.errors import AekitError
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Train and use autoencoders on your own images.",
-)
-
-RunDir = Annotated[Path, typer.Argument(help="A run directory written by `aekit train`.")]
-Split = Annotated[str, typer.Option(help="test, val or train.")]
-OtherData = Annotated[str | None, typer.Option("--data", help="Dataset (default: the run's).")]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Look here first for dataset files.")
-]
-
-
-@app.command()
-def datasets(data_dir: DataDir = None) -> None:
-    """List every known dataset, where it was found, or how to get it."""
-    from aekit.data import list_datasets
-
-    for info in list_datasets(data_dir):
-        where = f"found: {info.found}" if info.found else f"missing: {info.how_to_get}"
-        typer.echo(f"{info.name:<15} {info.description}\n{'':<15} {where}")
-
-
-@app.command()
-def models() -> None:
-    """List registered models, one line each."""
-    from aekit.models import DESCRIPTIONS, MODELS
-
-    for name in MODELS:
-        typer.echo(f"{name:<10} {DESCRIPTIONS[name]}")
 
 
 @app.command()
@@ -144,7 +109,7 @@ def set_threads(threads: str | None) -> None:
 
     import torch
 
-    from aekit.training.precision import choose_threads
+    from aekit.runtime.precision import choose_threads
 
     if threads is None:
         cores = torch.get_num_threads()
@@ -225,64 +190,3 @@ def describe_plan(run_config, out: Path) -> None:
         f"{len(dataset.val)}/{len(dataset.test)} images of shape {dataset.image_shape}; "
         f"would write {out}"
     )
-
-
-@app.command(name="eval")
-def evaluate(
-    run: RunDir,
-    data: OtherData = None,
-    data_dir: DataDir = None,
-    split: Split = "test",
-    limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
-    nll_samples: Annotated[
-        int, typer.Option(help="Variational models: importance-sampled NLL with K draws (0: off).")
-    ] = 0,
-) -> None:
-    """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
-    from aekit.data.pairs import build_task
-    from aekit.evaluation.evaluate import evaluate_model, evaluate_on
-    from aekit.runs import load_data
-    from aekit.training.checkpoint import load_run
-
-    if split not in ("test", "val", "train"):
-        raise AekitError(f"--split must be test, val or train, got {split!r}")
-    loaded = load_run(run)
-    changes: dict[str, Any] = {}
-    if data is not None:
-        changes["name"] = data
-    if data_dir is not None:
-        changes["data_dir"] = str(data_dir)
-    dataset = load_data(loaded.config, **changes)
-    task = build_task(loaded.config.task)
-    report = evaluate_on(loaded.model, loaded.config.model_name, dataset, split, task, limit=limit)
-    if nll_samples:
-        from aekit.evaluation.likelihood import importance_nll
-
-        images = getattr(dataset, split).images[:limit]
-        labels = getattr(dataset, split).labels
-        labels = None if labels is None else labels[:limit]
-        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
-    if dataset.name != loaded.config.data.name and loaded.config.data.name:
-        own = load_data(loaded.config)  # the drop is measured on the same split of its own data
-        own_split = getattr(own, split)
-        own_labels = None if own_split.labels is None else own_split.labels[:limit]
-        report.own_dataset = own.name
-        report.own_metrics, _ = evaluate_model(
-            loaded.model, own_split.images[:limit], task, labels=own_labels
-        )
-    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())
-
-
-# The image and latent-space commands live in their own modules; importing them registers them.
-from aekit import cli_images, cli_latent, cli_report, cli_serve  # noqa: E402, F401
-
-
-def main() -> None:
-    """Entry point. Typer reports its own usage errors (exit 2) and exits with a command's
-    typer.Exit code; an AekitError from the library becomes one line and exit status 2."""
-    try:
-        app()
-    except AekitError as exc:
-        typer.echo(f"aekit: error: {exc}", err=True)
-        sys.exit(AekitError.exit_code)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from aekit.models.posterior import DiagonalGaussian
+from aekit.core.posterior import DiagonalGaussian
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from aekit.cli import DataDir, RunDir, app
+from aekit.cli.common import DataDir, RunDir, app
 from aekit.errors import AekitError
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aekit import __version__
-from aekit.evaluation.metrics import METRICS
+from aekit.modalities.images.metrics import METRICS
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;

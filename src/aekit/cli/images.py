@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from aekit.cli import DataDir, OtherData, RunDir, Split, app
+from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
 from aekit.errors import AekitError
 
 Files = Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")]
@@ -46,8 +46,8 @@ def apply_to_files(
 ) -> None:
     """Run a model over image files, writing out/<stem>.png for each; `task` (if given) is the
     training task the command needs (denoise needs a denoiser, upscale an upscaler)."""
-    from aekit.data import write_image
     from aekit.inference import reconstruct as run_model
+    from aekit.modalities.images.data import write_image
     from aekit.training.checkpoint import load_run
 
     loaded = load_run(run)
@@ -77,7 +77,7 @@ def apply_to_files(
 def read_for_model(path: Path, model: Any, resize: bool) -> np.ndarray:
     """An image file as uint8 (C, H, W) for `model`: a different size is refused unless
     `resize`; different channels (RGB for a grayscale model) are always refused."""
-    from aekit.data import read_image
+    from aekit.modalities.images.data import read_image
 
     channels, height, width = model.config.image_shape
     image = read_image(path, size=(height, width) if resize else None)
@@ -140,8 +140,8 @@ def upscale_noise(run: Path, out: Path, n: int, seed: int) -> None:
     """Write noise-<i>-in.png (nearest-upscaled, to compare) and noise-<i>-out.png."""
     import torch
 
-    from aekit.data import write_image
     from aekit.inference import reconstruct as run_model
+    from aekit.modalities.images.data import write_image
     from aekit.training.checkpoint import load_run
 
     if n < 1:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 
 from aekit.errors import AekitError
-from aekit.evaluation.metrics import psnr
+from aekit.modalities.images.metrics import psnr
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -152,9 +152,9 @@ def nl_means(x: torch.Tensor, h: float) -> torch.Tensor:
 def upsample(x: torch.Tensor, scale: int, method: str = "bicubic") -> torch.Tensor:
     """Interpolate (B, C, H, W) -> (B, C, H*scale, W*scale): the super-resolution baseline.
 
-    align_corners=False treats pixels as areas, the same convention `aekit.data.pairs.downscale`
-    shrinks with, so low-res pixel centres land where they came from. Bicubic weights are
-    partly negative and overshoot at edges, hence the clip.
+    align_corners=False treats pixels as areas, the same convention
+    `aekit.modalities.images.tasks.downscale` shrinks with, so low-res pixel centres land where
+    they came from. Bicubic weights are partly negative and overshoot at edges, hence the clip.
     """
     check_images(x)
     if isinstance(scale, bool) or float(scale) != int(scale) or int(scale) < 1:

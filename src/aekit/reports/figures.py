@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from aekit.evaluation.plots import grid
+from aekit.reports.plots import grid
 
 Rows = Sequence[tuple[str, np.ndarray]]  # (row label, images (N, C, H, W) floats in [0, 1])
 
@@ -189,7 +189,7 @@ def scatter(
     axis_labels: tuple[str, str],
 ) -> Any:
     """The codes of a split as points coloured by class (the same figure as `latent-plot`)."""
-    from aekit.evaluation.plots import scatter_figure
+    from aekit.reports.plots import scatter_figure
 
     pyplot()
     return scatter_figure(

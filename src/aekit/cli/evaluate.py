@@ -1,0 +1,58 @@
+"""`aekit eval`: a run's test metrics beside its classical baselines."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
+from aekit.errors import AekitError
+
+
+@app.command(name="eval")
+def evaluate(
+    run: RunDir,
+    data: OtherData = None,
+    data_dir: DataDir = None,
+    split: Split = "test",
+    limit: Annotated[int | None, typer.Option(help="Score at most N images.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+    nll_samples: Annotated[
+        int, typer.Option(help="Variational models: importance-sampled NLL with K draws (0: off).")
+    ] = 0,
+) -> None:
+    """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
+    from aekit.evaluation.evaluate import evaluate_model, evaluate_on
+    from aekit.modalities.images.tasks import build_task
+    from aekit.runs import load_data
+    from aekit.training.checkpoint import load_run
+
+    if split not in ("test", "val", "train"):
+        raise AekitError(f"--split must be test, val or train, got {split!r}")
+    loaded = load_run(run)
+    changes: dict[str, Any] = {}
+    if data is not None:
+        changes["name"] = data
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    dataset = load_data(loaded.config, **changes)
+    task = build_task(loaded.config.task)
+    report = evaluate_on(loaded.model, loaded.config.model_name, dataset, split, task, limit=limit)
+    if nll_samples:
+        from aekit.latent.likelihood import importance_nll
+
+        images = getattr(dataset, split).images[:limit]
+        labels = getattr(dataset, split).labels
+        labels = None if labels is None else labels[:limit]
+        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
+    if dataset.name != loaded.config.data.name and loaded.config.data.name:
+        own = load_data(loaded.config)  # the drop is measured on the same split of its own data
+        own_split = getattr(own, split)
+        own_labels = None if own_split.labels is None else own_split.labels[:limit]
+        report.own_dataset = own.name
+        report.own_metrics, _ = evaluate_model(
+            loaded.model, own_split.images[:limit], task, labels=own_labels
+        )
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())

@@ -1,0 +1,1 @@
+"""Latent-space tools, one copy each: PCA, code Gaussians, interpolation, likelihoods."""

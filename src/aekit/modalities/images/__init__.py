@@ -1,0 +1,1 @@
+"""The image modality: data sources, tasks, metrics, classical baselines."""

@@ -1,0 +1,1 @@
+"""Where training runs: device, precision, threads (and, next, the process group)."""
