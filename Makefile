@@ -1,6 +1,7 @@
 # The two commands of the README. Both set up everything on a fresh machine:
-# a venv with the pinned CPU build of torch installed FIRST (a bare `torch` requirement would
-# pull a multi-GB CUDA build), then aekit itself.
+# a venv with the pinned CPU build of torch installed FIRST (pyproject asks only for a range,
+# which pip would meet with a multi-GB CUDA build), then aekit itself with every extra (serve,
+# music) and the dev tools.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -98,6 +98,103 @@ def test_resume_continues_and_refuses_new_options(trained, run_cli):
     assert len(ckpt.read_metrics(trained)) == 2
 
 
+TIMING = ("seconds", "images_per_s")
+
+
+def assert_same_run(expected, actual) -> None:
+    """Bitwise the same weights, checkpoint and metrics; only timing fields may differ."""
+    import torch
+
+    def rows(run):
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in ckpt.read_metrics(run)]
+
+    assert rows(actual) == rows(expected)
+    for name in (ckpt.WEIGHTS, ckpt.CHECKPOINT):
+        want, want_meta = ckpt.load_tensors(expected / name, require_hash=True)
+        got, got_meta = ckpt.load_tensors(actual / name, require_hash=True)
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[key], want[key]) for key in want), name
+        for meta in (want_meta, got_meta):
+            for row in meta.get("history", []):
+                for field in TIMING:
+                    row.pop(field)
+        assert got_meta == want_meta
+
+
+def test_a_requeued_job_reruns_its_own_command_with_resume(
+    tmp_path, tiny_npz, run_cli, monkeypatch
+):
+    """The job's command carries --resume from its first attempt: with no run in --out yet it
+    starts one; after the job dies (here right after epoch 1's checkpoint, where a kill leaves
+    the directory as a callback that raises does) the same command continues it, and the run
+    ends bitwise as one that was never stopped."""
+    import aekit.runs
+
+    def command(out):
+        return ["train", "conv-ae", "--data", tiny_npz, "--latent-dim", "4", "--out", out,
+                *FAST, "--resume"]  # fmt: skip
+
+    reference, job = tmp_path / "reference", tmp_path / "job"
+    code, _, err = run_cli(*command(reference))
+    assert code == 0, err
+
+    class Died(Exception):
+        pass
+
+    def die(row, model):
+        raise Died
+
+    train_run = aekit.runs.train_run
+    monkeypatch.setattr(
+        aekit.runs, "train_run", lambda *a, **k: train_run(*a, **k, callbacks=[die])
+    )
+    with pytest.raises(Died):
+        run_cli(*command(job))
+    assert len(ckpt.read_metrics(job)) == 1
+    monkeypatch.setattr(aekit.runs, "train_run", train_run)
+    code, out, err = run_cli(*command(job))
+    assert code == 0, err
+    assert "trained 2 epochs" in out
+    assert_same_run(reference, job)
+
+
+def test_resume_refuses_settings_that_contradict_the_saved_run(
+    trained, tiny_npz, tmp_path, run_cli
+):
+    def untouched():
+        assert len(ckpt.read_metrics(trained)) == 2
+        assert json.loads((trained / ckpt.CONFIG).read_text())["train"]["epochs"] == 2
+
+    same = ["train", "conv-ae", "--data", tiny_npz, "--latent-dim", "4", "--out", trained, *FAST]
+    code, _, err = run_cli(*same, "--resume", "--latent-dim", "8", "--epochs", "3")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "model.latent_dim is 4 in the saved run, 8 given" in err
+    assert "train.epochs is 2 in the saved run, 3 given" in err
+    assert "learning-rate schedule" in err  # why more epochs cannot continue the same run
+    untouched()
+    code, _, err = run_cli(*same, "--resume", "--set", "train.lr=0.5", "--set", "data.seed=1")
+    assert code == 2 and "train.lr is 0.002 in the saved run, 0.5 given" in err
+    assert "data.seed is 0 in the saved run, 1 given" in err
+    code, _, err = run_cli("train", "vae", "--out", trained, "--resume")
+    assert code == 2 and "model_name is 'conv-ae' in the saved run, 'vae' given" in err
+    settings = tmp_path / "s.toml"
+    settings.write_text('[data]\nname = "digits"\n')
+    code, _, err = run_cli("train", "--resume", "--out", trained, "--config", settings)
+    assert code == 2 and f"data.name is '{tiny_npz}' in the saved run, 'digits' given" in err
+    untouched()
+    code, out, err = run_cli(*same, "--resume", "--config", trained / ckpt.CONFIG)
+    assert code == 0, err  # its own config.json as --config, and every flag as it was
+    untouched()
+
+
+def test_resume_without_a_run_needs_the_model(tmp_path, run_cli):
+    code, _, err = run_cli("train", "--resume", "--out", tmp_path / "none", "--epochs", "3")
+    assert code == 2 and "holds no run yet" in err and "model included" in err
+    code, _, err = run_cli("train", "--resume", "--out", tmp_path / "none")
+    assert code == 2 and "not an aekit run directory" in err
+    assert not (tmp_path / "none").exists()
+
+
 def test_dry_run_writes_nothing(tmp_path, tiny_npz, run_cli):
     out = tmp_path / "never"
     code, stdout, err = run_cli("train", "ae", "--data", tiny_npz, "--out", out, "--dry-run")

@@ -13,9 +13,11 @@ from aekit.training import checkpoint as ckpt
 
 def test_ctrl_c_saves_and_resume_finishes(tmp_path, tiny_npz):
     out = tmp_path / "run"
+    # One torch thread: two on a shared 2-core machine under load ran this 18x slower (the
+    # 29-epoch resume then missed its timeout); the thread count is no setting of the run.
     command = [sys.executable, "-m", "aekit", "train", "conv-ae", "--data", str(tiny_npz),
                "--out", str(out), "--epochs", "30", "--batch-size", "8", "--latent-dim", "4",
-               "--set", "model.channels=[8, 16]", "--no-progress"]  # fmt: skip
+               "--set", "model.channels=[8, 16]", "--no-progress", "--threads", "1"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out / ckpt.CHECKPOINT).exists():  # the first epoch is done
@@ -30,7 +32,8 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path, tiny_npz):
     _, meta = ckpt.load_tensors(out / ckpt.CHECKPOINT)
     assert meta["position"]["epoch"] < 30
 
-    done = subprocess.run([*command[:4], "--resume", "--out", str(out), "--no-progress"],
+    done = subprocess.run([*command[:4], "--resume", "--out", str(out), "--no-progress",
+                           "--threads", "1"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in (out / ckpt.METRICS).read_text().splitlines()]

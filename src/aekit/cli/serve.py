@@ -23,6 +23,10 @@ import typer
 from aekit.cli.common import DataDir, RunDir, app
 from aekit.errors import AekitError
 
+# What the `serve` extra installs (pyproject.toml), by import name. FastAPI itself only finds a
+# missing python-multipart when it builds the upload route, deep in create_app.
+SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart", "swagger_ui_bundle")
+
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on (host, port), or one line saying why not."""
@@ -83,6 +87,10 @@ def serve(
     ] = True,
 ) -> None:
     """Explore a run in the browser: decode codes live, interpolate, try your own images."""
+    from aekit.extras import require
+
+    for module in SERVE_MODULES:  # before anything slow, and before the port is taken
+        require(module, "serve", "aekit serve")
     import torch
     import uvicorn
 

@@ -30,6 +30,10 @@ def train(
     lr: Annotated[float | None, typer.Option(help="train.lr")] = None,
     precision: Annotated[str | None, typer.Option(help="auto, fp32 or bf16.")] = None,
     limit: Annotated[int | None, typer.Option(help="Use at most N training images.")] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="Resize folder images to this square size (data.image_size)."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="train.seed")] = None,
     task: Annotated[str | None, typer.Option(help="identity, denoise or superres.")] = None,
     noise: Annotated[
@@ -46,7 +50,15 @@ def train(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="key=value, e.g. train.lr=1e-3; repeatable.")
     ] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out. Give --out alone, or the run's whole command "
+            "again (a requeued job can re-run its own command line): a setting that "
+            "contradicts the saved run is refused, --epochs included (the learning-rate "
+            "schedule spans the epochs). With no run in --out yet, the whole command starts it."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option(help="Load data, build the model, print the plan; train nothing.")
     ] = False,
@@ -69,27 +81,28 @@ def train(
         "train.batch_size": batch_size, "train.lr": lr, "train.precision": precision,
         "data.limit": limit, "train.seed": seed, "task.name": task, "task.noise": noise,
         "task.scale": scale, "model.scale": scale, "task.binarize": binarize,
+        "data.image_size": image_size,
     }  # fmt: skip
     given = {k: v for k, v in flags.items() if v is not None}
     if resume:
-        if model is not None or given or config is not None or overrides or preset:
-            raise AekitError(
-                "--resume continues a run exactly as it was configured; give only --out "
-                "(and progress flags)"
-            )
-        run_config = None
+        run_config, resume = resume_config(out, model, config, given, overrides or [], preset)
     else:
         if model is None:
             raise AekitError("name a model to train, e.g. `aekit train conv-ae` (see aekit models)")
         run_config = build_run_config(model, config, given, overrides or [], preset)
     set_threads(threads)
     if dry_run:
+        if run_config is None:  # --resume of the run in --out: describe what it will continue
+            from aekit.training.checkpoint import read_run_config
+
+            run_config = read_run_config(out)
         describe_plan(run_config, out)
         return
     result = train_run(run_config, out, resume=resume, progress=progress)
     if result.interrupted:
         typer.echo(
-            f"interrupted: checkpoint saved; continue with: aekit train --resume --out {out}"
+            f"interrupted: checkpoint saved; continue with: aekit train --resume --out {out} "
+            "(or this same command with --resume)"
         )
         raise typer.Exit(130)
     best = (
@@ -100,6 +113,115 @@ def train(
         f"trained {len(result.history)} epochs{early}{best}, precision {result.precision}; "
         f"run saved in {out}\nevaluate it with: aekit eval {out}"
     )
+
+
+def resume_config(
+    out: Path,
+    model: str | None,
+    config_file: Path | None,
+    flags: dict,
+    overrides: list[str],
+    preset_name: str | None,
+):
+    """--resume: `(None, True)` continues the run saved in `out`, once every setting the
+    command names agrees with it; `(config, False)` starts the run the command describes when
+    `out` holds none yet (a requeued job's first attempt).
+
+    A contradiction is refused, not applied: the run continues bitwise only as it was started.
+    That holds for train.epochs too: the cosine learning-rate schedule spans every epoch, so
+    more epochs would change each step already taken (and early stopping and the best weights
+    were judged against the old end). A longer run is a new run."""
+    from aekit.training.checkpoint import CONFIG, read_run_config
+
+    described = model is not None or flags or config_file is not None or overrides or preset_name
+    if not (out / CONFIG).exists():
+        if not described:
+            return None, True  # train_run says that `out` is no run directory
+        if model is None:
+            raise AekitError(
+                f"--resume: {str(out)!r} holds no run yet (no {CONFIG}); to start it there, "
+                "give the whole command, model included"
+            )
+        return build_run_config(model, config_file, flags, overrides, preset_name), False
+    if not described:
+        return None, True
+    saved = to_plain(read_run_config(out))
+    if model is not None and model != saved["model_name"]:
+        contradictions = [resume_clash("model_name", saved["model_name"], model)]
+    else:
+        given = build_run_config(saved["model_name"], config_file, flags, overrides, preset_name)
+        keys = explicit_keys(saved["model_name"], config_file, flags, overrides, preset_name)
+        given_values = flatten(to_plain(given))
+        saved_values = flatten(saved)
+        contradictions = [
+            resume_clash(key, saved_values[key], given_values[key])
+            for key in keys
+            # a key one side lacks (model.scale of a model without one) sets nothing there
+            if key in given_values and key in saved_values
+            and given_values[key] != saved_values[key]
+        ]  # fmt: skip
+    if contradictions:
+        why = (
+            " (train.epochs too: the learning-rate schedule spans the epochs)"
+            if any(c.startswith("train.epochs ") for c in contradictions)
+            else ""
+        )
+        raise AekitError(
+            f"--resume: {'; '.join(contradictions)}; --resume continues a run exactly as it was "
+            f"configured{why}: drop the differing settings, or start a new run with another --out"
+        )
+    return None, True
+
+
+def explicit_keys(
+    model: str,
+    config_file: Path | None,
+    flags: dict,
+    overrides: list[str],
+    preset_name: str | None,
+) -> list[str]:
+    """The dotted keys a command sets itself, in the order it names them: the preset's, the
+    config file's, the flags', then --set's. Only these are compared on --resume; everything
+    else comes from the saved run anyway."""
+    from aekit.config import load_config_file, parse_override
+
+    keys: list[str] = []
+    if preset_name is not None:
+        from aekit.models import preset
+
+        keys += preset(model, preset_name)
+    if config_file is not None:
+        from_file = load_config_file(config_file)
+        from_file.pop("aekit_version", None)  # who wrote a config.json, not a setting
+        keys += flatten(from_file)
+    keys += flags
+    keys += [".".join(parse_override(text)[0]) for text in overrides]
+    return list(dict.fromkeys(keys))
+
+
+def to_plain(run_config) -> dict:
+    """A RunConfig as JSON data (tuples become lists), so saved and given values compare."""
+    from aekit.config import to_dict
+
+    return json.loads(json.dumps(to_dict(run_config)))
+
+
+def flatten(table: dict, prefix: str = "") -> dict:
+    """{"train": {"lr": 0.1}} -> {"train.lr": 0.1}; lists are values, not tables."""
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def resume_clash(key: str, saved, given) -> str:
+    def shown(value) -> str:
+        return repr(value) if isinstance(value, str) else json.dumps(value)
+
+    return f"{key} is {shown(saved)} in the saved run, {shown(given)} given"
 
 
 def set_threads(threads: str | None) -> None:
