@@ -17,6 +17,7 @@ grace notes (ornaments too short for a 16th grid, that would take time from the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import shutil
@@ -50,6 +51,7 @@ _MARK = f"[I:MIDI= control {BAR_MARKER_CC} 1]"
 # the melody's own Cs in every octave for the rest of the bar.
 REST_PLACEHOLDER = "C,,,,"
 _FIELD = re.compile(r"^[A-Za-z+]:")
+_DECORATIONS = frozenset("~.HIJKLMNOPQRSTUVWhijklmnopqrstuvw")  # shorthands, user letters
 # A bar line: |, ||, |], [|, :|, |:, :|:, ::, with any variant ending digits left outside it.
 _BAR = re.compile(r"\[\|[|\]:]*|:*\|[|\]:]*|::+")
 
@@ -102,10 +104,14 @@ def meter_key(meter: str) -> str:
 
 
 def mark_bar_lines(text: str) -> str:
-    """`text` with a bar marker in front of every bar line of the tune body (after ``K:``).
+    """`text` made ready for abc2midi: in the tune body (after ``K:``) a bar marker goes in front
+    of every bar line, rests become `REST_PLACEHOLDER` notes, and decorations are dropped.
 
-    Field lines, ``%`` comments, quoted chord symbols and annotations, ``!decorations!`` and
-    inline ``[X:...]`` fields are copied untouched: a ``|`` inside them is not a bar line.
+    Decorations (``!trill!``, ``T``, ``~`` rolls, ``.`` staccato, bowings, fingerings, user
+    letters H-W and h-w) go because abc2midi performs them -- a trill as a run of short notes,
+    staccato as a short note and a rest -- where the melody is the written note. Field lines,
+    ``%`` comments, quoted chord symbols and annotations, and inline ``[X:...]`` fields are
+    copied untouched: a ``|`` inside them is not a bar line.
     """
     out: list[str] = []
     in_body = False
@@ -126,10 +132,11 @@ def _mark_line(line: str) -> str:
         if c == "%":  # a comment to the end of the line
             pieces.append(line[i:])
             break
-        if c in '"!+':  # "chord or annotation", !decoration!, +decoration+
+        if c in '"!+':  # "chord symbol or annotation", !decoration!, +old-style chord+
             close = line.find(c, i + 1)
             close = len(line) - 1 if close < 0 else close
-            pieces.append(line[i : close + 1])
+            if c != "!":
+                pieces.append(line[i : close + 1])
             i = close + 1
             continue
         if c == "[" and re.match(r"\[[A-Za-z]:", line[i:]):  # an inline field
@@ -142,6 +149,9 @@ def _mark_line(line: str) -> str:
         if bar:
             pieces += [_MARK, bar.group()]
             i = bar.end()
+            continue
+        if c in _DECORATIONS and not line.startswith(".|", i):
+            i += 1
             continue
         pieces.append(REST_PLACEHOLDER if c in "zx" else c)
         i += 1
@@ -225,6 +235,9 @@ def music21_melody(tune: AbcTune) -> Melody:
             "music21 failed", f"{tune.ident}: music21 cannot parse it ({first_line(exc)})"
         ) from None
     parts = list(getattr(score, "parts", [])) or [score]
+    for i, part in enumerate(parts):  # play repeats out, as abc2midi does
+        with contextlib.suppress(Exception):  # malformed repeats: keep the part as written
+            parts[i] = part.expandRepeats()
     raw: list[Note] = []
     onsets: list[float] = []
     marks: set[int] = set()

@@ -120,8 +120,9 @@ def tokens_to_notes(tokens: Sequence[int] | np.ndarray) -> list[Note]:
 
 
 def window_starts(bar_lines: Iterable[int], bars: int = BARS_PER_WINDOW) -> list[int]:
-    """Steps where `bars` complete bars begin: b, b+16, ..., b+16*bars all bar lines. A bar
-    that is shorter (a pickup, a repeat's partial bar) or longer never enters a window."""
+    """Steps where `bars` complete bars begin: b, b+16, ..., b+16*bars all bar lines. A pickup
+    or a bar of the wrong length breaks that chain and never enters a window; a bar line inside
+    a bar (a repeat sign splitting it, ``G3 :| D``) does not matter, the downbeats are kept."""
     lines = set(bar_lines)
     return sorted(
         b for b in lines if all(b + k * STEPS_PER_BAR in lines for k in range(1, bars + 1))
@@ -162,9 +163,8 @@ def fill_bar_lines(marks: Iterable[int], end: int) -> list[int]:
 
     A stretch between two marks that is a whole number of bars gets the bar lines inside it
     (tunes written without some bar lines); so does the stretch from step 0 to the first mark
-    (no pickup) and from the last mark to `end` (no final bar line). Two partial bars in a row
-    that make one whole bar lose the line between them: it is a repeat sign splitting a bar
-    (``G3 :| D``, the tune's last bar and its pickup), not a downbeat.
+    (no pickup) and from the last mark to `end` (no final bar line). Other stretches are
+    partial bars and get none.
     """
     lines = sorted({m for m in marks if 0 <= m <= end})
     if not lines:
@@ -174,12 +174,4 @@ def fill_bar_lines(marks: Iterable[int], end: int) -> list[int]:
     for a, c in zip(points, points[1:], strict=False):
         if c > a and (c - a) % STEPS_PER_BAR == 0:
             filled.update(range(a, c + 1, STEPS_PER_BAR))
-    out = sorted(filled)
-    merged = out[:2]
-    for line in out[2:]:
-        first, second = merged[-1] - merged[-2], line - merged[-1]
-        if first != STEPS_PER_BAR and second != STEPS_PER_BAR and first + second == STEPS_PER_BAR:
-            merged[-1] = line  # drop the split inside this bar
-        else:
-            merged.append(line)
-    return merged
+    return sorted(filled)
