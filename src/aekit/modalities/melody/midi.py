@@ -330,10 +330,11 @@ def write_midi(
     ticks_per_beat: int = 480,
 ) -> Path:
     """Write a token sequence as a type-0 MIDI file in 4/4 (atomically: no half-written file)."""
+    data = midi_bytes(tokens, tempo_bpm=tempo_bpm, program=program, velocity=velocity,
+                      ticks_per_beat=ticks_per_beat)  # fmt: skip
     target = Path(path)
-    with atomic_write(target) as f:
-        f.write(midi_bytes(tokens, tempo_bpm=tempo_bpm, program=program, velocity=velocity,
-                           ticks_per_beat=ticks_per_beat))  # fmt: skip
+    with atomic_write(target) as f:  # checked and encoded first: a bad setting writes nothing
+        f.write(data)
     return target
 
 
