@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -188,7 +189,7 @@ def cache_dir() -> Path:
 def build_corpus(*, workers: int | None = None, log: Log = say) -> MelodyCorpus:
     """Convert the corpus and write the cache (.npz, then the manifest naming its checksum)."""
     root = corpus_dir()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     tunes = corpus_tunes(root)
     log(f"building {NAME}: {len(tunes)} ABC tunes from {root} (once; cached afterwards)")
     done = convert_tunes(tunes, workers=workers, log=log)
@@ -220,6 +221,7 @@ def build_corpus(*, workers: int | None = None, log: Log = say) -> MelodyCorpus:
         "source": str(root),
         "collections": {k: dict(v) for k, v in per_collection.items()},
         "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),  # ours + abc2midi's, all cores
         "npz_sha256": _sha256(target),
         "tune_ids": list(ids),
     }
@@ -271,6 +273,13 @@ def _check(windows: np.ndarray, tune: np.ndarray, n_ids: int) -> None:
         raise ValueError(f"tune index is {tune.dtype} {tune.shape}")
     if len(windows) and (windows.max() >= VOCAB or tune.min() < 0 or tune.max() >= n_ids):
         raise ValueError("tokens or tune indices out of range")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the abc2midi runs): wall time on a
+    busy machine says little about the work."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _sha256(path: Path) -> str:
