@@ -117,3 +117,11 @@ def test_music21_fallback_finds_the_same_windows(monkeypatch) -> None:
     monkeypatch.setattr(abc, "abc2midi_path", lambda: None)
     slow = convert_tunes([tune], log=said.append).windows
     assert np.array_equal(slow, fast) and "music21's parser" in said[0]
+
+
+@needs_abc2midi
+def test_a_final_bar_of_rest_still_closes_the_last_window() -> None:
+    (tune,) = abc.split_tunes("X:1\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|c2 z2|]\n", "end.abc")
+    melody = abc.abc_to_melody(tune)
+    assert melody.bar_lines == (0, 16, 32, 48) and melody.length == 48
+    assert len(melody.windows()) == 2

@@ -114,7 +114,9 @@ def test_other_time_signatures_are_refused(num: int, den: int) -> None:
 
 
 def test_two_two_is_accepted() -> None:
-    assert len(read_midi(make_midi(scale_notes(bars=2), signatures=[(0, 2, 2)])).windows()) == 1
+    melody = read_midi(make_midi(scale_notes(bars=2), signatures=[(0, 2, 2)]))
+    assert len(melody.windows()) == 1
+    assert (melody.time_signature, melody.ticks_per_beat) == ("2/2", 480)
 
 
 def test_a_melody_shorter_than_two_bars() -> None:

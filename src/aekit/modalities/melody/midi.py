@@ -20,6 +20,7 @@ events at the notated bar lines, so pickups and partial bars at repeats are exac
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -82,6 +83,8 @@ class Melody:
     length: int  # steps: the last bar line at or after the last note's end
     messages: tuple[str, ...]  # what was changed on the way in, one line each
     changes: tuple[str, ...] = ()  # the same as keys: "resampled", "polyphonic", "transposed"
+    time_signature: str = "4/4"  # "4/4" or "2/2": the first that sounds (both 16 steps a bar)
+    ticks_per_beat: int = 0  # the file's resolution; 0 when not read from MIDI
 
     def tokens(self) -> np.ndarray:
         """(length,) uint8 tokens of the whole melody."""
@@ -196,7 +199,8 @@ def _to_melody(parsed: _Parsed, tpb: int, label: str) -> Melody:
     ]
     signatures = {quantize(t / per_step): sig for t, sig in sorted(parsed.signatures.items())}
     marks = {quantize(t / per_step) for t in parsed.markers} or None
-    return build_melody(label, raw, onsets, signatures, marks)
+    melody = build_melody(label, raw, onsets, signatures, marks)
+    return dataclasses.replace(melody, ticks_per_beat=tpb)
 
 
 def quantize(position: float) -> int:
@@ -240,13 +244,18 @@ def build_melody(
             f"{label}: the melody is {end} 16th notes long, shorter than 2 bars ({WINDOW})"
         )
     _check_signatures(signatures, notes, label)
-    if marks:
-        lines = fill_bar_lines(marks, end)
-        length = end
+    if marks:  # the last mark may lie past the last note: a final bar of rest
+        length = max(end, max(marks))
+        lines = fill_bar_lines(marks, length)
     else:
         lines = _grid_bar_lines(signatures, end)
         length = max(lines[-1], end) if lines else end
-    melody = Melody(label, tuple(notes), tuple(lines), length, tuple(messages), tuple(changes))
+    meter = next(
+        (f"{n}/{d}" for _, (n, d) in sorted(signatures.items()) if (n, d) in FOUR_FOUR), "4/4"
+    )
+    melody = Melody(
+        label, tuple(notes), tuple(lines), length, tuple(messages), tuple(changes), meter
+    )
     if not len(melody.windows()):
         raise NoWindowError(
             f"{label}: no two complete 4/4 bars in a row to make a 2-bar window "
