@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import shutil
 
-import mido
 import pytest
+
+mido = pytest.importorskip("mido", reason="melody MIDI needs mido (pip install mido)")
 
 TPB = 480
 STEP = TPB // 4  # ticks in a 16th note

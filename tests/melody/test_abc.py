@@ -99,12 +99,12 @@ def test_ornaments_and_staccato_play_as_the_written_notes() -> None:
 def test_without_abc2midi_or_a_working_music21_the_error_is_one_line(monkeypatch) -> None:
     monkeypatch.setattr(abc, "abc2midi_path", lambda: None)
     monkeypatch.setitem(sys.modules, "music21", None)  # import music21 now fails
-    abc._music21.cache_clear()
+    abc.require_music21.cache_clear()
     try:
         with pytest.raises(AekitError, match="abc2midi is not installed") as caught:
             convert_tunes(abc.split_tunes(PICKUP_ABC, "p.abc"), log=lambda line: None)
     finally:
-        abc._music21.cache_clear()
+        abc.require_music21.cache_clear()
     assert "\n" not in str(caught.value)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
-import mido
 import numpy as np
 import pytest
 
@@ -20,6 +20,8 @@ from aekit.modalities.melody.midi import (
 from aekit.modalities.melody.tokens import Note, notes_to_tokens
 from tests.melody.synth import midi_bytes as make_midi
 from tests.melody.synth import scale_notes
+
+mido = pytest.importorskip("mido", reason="melody MIDI needs mido (pip install mido)")
 
 
 def test_midi_tokens_midi_tokens_is_exact(tmp_path: Path) -> None:
@@ -143,3 +145,9 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(AekitError, match="cannot read") as caught:
         read_midi(tmp_path / "nope.mid")
     assert "\n" not in str(caught.value)
+
+
+def test_without_mido_the_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mido", None)
+    with pytest.raises(AekitError, match="needs mido: pip install mido"):
+        read_midi(b"MThd")

@@ -206,14 +206,16 @@ def _abc2midi(tune: AbcTune, workdir: Path) -> Melody:
 
 def music21_available() -> bool:
     try:
-        _music21()
+        require_music21()
     except AekitError:
         return False
     return True
 
 
 @cache
-def _music21() -> Any:
+def require_music21() -> Any:
+    """The music21 module, or a one-line AekitError: installed with --no-deps (as aekit asks,
+    for its corpus files only) it lacks the packages its parser imports."""
     try:
         import music21  # slow, optional, and only the fallback
     except Exception as exc:  # without its dependencies it fails in several ways
@@ -227,7 +229,7 @@ def _music21() -> Any:
 def music21_melody(tune: AbcTune) -> Melody:
     """The slow fallback: music21 parses the ABC; measures give the bar lines, offsets the
     notes (the highest of a chord), in quarter notes, 4 steps each."""
-    m21 = _music21()
+    m21 = require_music21()
     try:
         score = m21.converter.parse(tune.text, format="abc")
     except Exception as exc:  # a parser of untrusted text

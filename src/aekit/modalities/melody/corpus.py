@@ -125,7 +125,7 @@ def convert_tunes(
     (neither abc2midi nor a working music21) stops the conversion."""
     tunes = list(tunes)
     if abc.abc2midi_path() is None and tunes:
-        abc._music21()  # fails in one line when neither converter can run
+        abc.require_music21()  # fails in one line when neither converter can run
         log(
             f"abc2midi is not installed: converting {len(tunes)} tunes with music21's parser, "
             "which is slow (20-30 minutes for the whole corpus); apt-get install abcmidi is fast"

@@ -166,7 +166,9 @@ def _from_midi(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tup
     return *_stack(rows), tuple(ids), messages
 
 
-def _from_abc(path: Path, log: corpus.Log):
+def _from_abc(
+    path: Path, log: corpus.Log
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except OSError as exc:

@@ -27,8 +27,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import mido
 import numpy as np
 
 from aekit.atomic import atomic_write
@@ -56,6 +56,16 @@ REST_PITCHES = (11, 12, 13)  # abc.py's rest placeholder note, dropped when read
 DRUM_CHANNEL = 9  # "channel 10" in General MIDI's 1-based numbering
 OFF_GRID = 0.1  # an onset further than this (in steps) from a 16th is "resampled", not jitter
 FOUR_FOUR = ((4, 4), (2, 2))  # both have 16 sixteenths a bar
+
+
+def _mido() -> Any:
+    """mido, imported when MIDI is first read or written, so a missing optional dependency is
+    one line saying how to get it, not an import error for all of aekit's melody code."""
+    try:
+        import mido
+    except ImportError:
+        raise AekitError("reading and writing MIDI needs mido: pip install mido") from None
+    return mido
 
 
 class MelodyRefused(AekitError):
@@ -115,6 +125,7 @@ def read_midi(
     number whose events mark bar lines (abc2midi output of marked ABC), else None."""
     label = name or (str(source) if not isinstance(source, bytes) else "MIDI data")
     data = _read_bytes(source, label)
+    mido = _mido()
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as exc:  # mido fails in many ways on junk; all mean the same
@@ -153,7 +164,7 @@ def _read_bytes(source: str | os.PathLike[str] | bytes, label: str) -> bytes:
         raise AekitError(f"{label}: cannot read ({exc.strerror or first_line(exc)})") from None
 
 
-def _parse(midi: mido.MidiFile, bar_marker: int | None, tpb: int, label: str) -> _Parsed:
+def _parse(midi: Any, bar_marker: int | None, tpb: int, label: str) -> _Parsed:
     max_tick = MAX_STEPS * tpb // STEPS_PER_BEAT
     out = _Parsed([], {}, set(), 0)
     for track in midi.tracks:
@@ -364,6 +375,7 @@ def midi_bytes(
     if ticks_per_beat % STEPS_PER_BEAT:
         raise ValueError(f"ticks_per_beat must be a multiple of 4, got {ticks_per_beat}")
     per_step = ticks_per_beat // STEPS_PER_BEAT
+    mido = _mido()
     track = mido.MidiTrack([
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0),
         mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0),
