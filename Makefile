@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: install demo test test-all lint bench data browser load clean
+.PHONY: install demo test test-all lint bench data music browser load clean
 
 install: $(STAMP)
 
@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'music21>=9'  # the folk-tune corpus: data only
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -29,6 +30,19 @@ data:
 	  (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 	   (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
 	else echo "Fashion-MNIST not found and apt-get unusable; aekit will try its download"; fi
+
+# Debian's abc2midi (folk tunes in ABC -> MIDI in seconds), fluidsynth and a General MIDI
+# soundfont (melodies -> WAV) for the melody modality. Without them aekit falls back to music21's
+# slow parser, and writes MIDI without audio, saying so.
+MUSIC_DEBS := abcmidi fluidsynth fluid-soundfont-gm
+music:
+	@if command -v abc2midi >/dev/null && command -v fluidsynth >/dev/null \
+	    && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's $(MUSIC_DEBS)"; \
+	  (apt-get install -y -qq $(MUSIC_DEBS) >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq $(MUSIC_DEBS) >/dev/null)); \
+	else echo "abc2midi/fluidsynth not found and apt-get unusable; melody tests that need them skip"; fi
 
 # Debian's chromium for the explorer's browser tests (Playwright drives it; it never downloads a
 # browser). Without it and without apt, those tests skip and say why.
@@ -46,10 +60,10 @@ demo: install data
 	rm -rf $(DEMO_OUT)
 	$(BIN)/aekit demo --out $(DEMO_OUT)
 
-test: install data browser
+test: install data music browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: install data browser
+test-all: install data music browser
 	$(BIN)/python -m pytest -q
 
 lint: install
