@@ -20,15 +20,18 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
-
-import torch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aekit.errors import AekitError
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made: the CLI's --help never loads it
+    import torch
 
 
 def random_images(n: int, config: Any, generator: torch.Generator | None = None) -> torch.Tensor:
     """(n, C, H, W) pixels in [0, 1] of the config's image_shape: any image model's input."""
+    import torch
+
     return torch.rand(n, *config.image_shape, generator=generator)
 
 
@@ -71,17 +74,19 @@ class ModelSpec:
         if not dataclasses.is_dataclass(self.config):
             raise AekitError(f"{where}: config {self.config!r} is not a dataclass")
         names = {f.name for f in dataclasses.fields(self.config)}
-        facts = {
-            "conditional": ("num_classes" in names, "its config has a num_classes field"),
-            "has_prior": (hasattr(self.model, "sample"), f"{self.model.__name__} has sample()"),
+        facts = {  # flag: (the truth, who has or lacks what)
+            "conditional": ("num_classes" in names, self.config.__name__, "field num_classes"),
+            "has_prior": (hasattr(self.model, "sample"), self.model.__name__, "sample()"),
             "own_training_step": (
                 hasattr(self.model, "training_step"),
-                f"{self.model.__name__} has training_step()",
+                self.model.__name__,
+                "training_step()",
             ),
         }
-        for flag, (truth, fact) in facts.items():
+        for flag, (truth, who, what) in facts.items():
             if getattr(self, flag) != truth:
-                raise AekitError(f"{where}: {flag}={getattr(self, flag)} but {fact} is {truth}")
+                has = "has" if truth else "has no"
+                raise AekitError(f"{where}: {flag}={getattr(self, flag)}, but {who} {has} {what}")
         unknown = sorted(set(self.tiny) - names)
         for preset, settings in self.presets.items():
             model_keys = (k.removeprefix("model.") for k in settings if k.startswith("model."))
@@ -118,6 +123,8 @@ class ModelSpec:
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(x, y): n inputs for a model built from `config`, and labels 0, 1, ..., cycling
         through the classes for a conditional model (None for the others, which ignore y)."""
+        import torch
+
         x = self.make_inputs(n, config, generator)
         y = torch.arange(n) % config.num_classes if self.conditional else None
         return x, y
