@@ -56,11 +56,11 @@ class ModelSpec:
     make_inputs: Callable[..., torch.Tensor] = random_images
 
     def __post_init__(self) -> None:
-        # Frozen mappings: a spec is shared by every caller, so nobody may edit it in place.
-        freeze = object.__setattr__
-        freeze(self, "tiny", MappingProxyType(dict(self.tiny)))
+        # Read-only mappings: a spec is shared by every caller, so nobody may edit it in place
+        # (object.__setattr__ because the dataclass itself is frozen).
         presets = {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}
-        freeze(self, "presets", MappingProxyType(presets))
+        object.__setattr__(self, "tiny", MappingProxyType(dict(self.tiny)))
+        object.__setattr__(self, "presets", MappingProxyType(presets))
         self.check()
 
     def check(self) -> None:
