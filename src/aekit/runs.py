@@ -18,7 +18,7 @@ from aekit.config import RunConfig, to_dict
 from aekit.errors import AekitError
 from aekit.modalities.images.data import Dataset, load_dataset
 from aekit.modalities.images.tasks import build_task
-from aekit.models import build_model, model_entry
+from aekit.models import build_model, model_entry, spec_of
 from aekit.training import checkpoint as ckpt
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
 
@@ -50,7 +50,7 @@ def build_for_data(config: RunConfig, image_shape: tuple[int, ...], num_classes:
     task = build_task(config.task)
     input_shape = task.input_shape(tuple(image_shape))
     fields = {**config.model, "image_shape": list(input_shape)}
-    if "num_classes" in fields:  # conditional models: as many classes as the data has
+    if spec_of(config.model_name).conditional:  # as many classes as the data has
         if num_classes is None:
             raise AekitError(f"{config.model_name} is conditioned on labels; this data has none")
         fields["num_classes"] = num_classes

@@ -7,13 +7,13 @@ import torch
 
 from aekit.errors import AekitError
 from aekit.modalities.images.data import ImageSet
-from aekit.models import build_model
+from aekit.models import build_model, spec_of
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers
 from aekit.training.trainer import Trainer
 from tests.conftest import shapes_images
 
-TINY = {"channels": [8, 16], "latent_dim": 4, "disc_hidden": [16], "image_shape": [1, 8, 8]}
+TINY = {**spec_of("aae").tiny, "image_shape": [1, 8, 8]}  # the contract suite's tiny aae
 
 
 class RecordingContext(StepContext):

@@ -1,4 +1,5 @@
-"""One contract over every registered model (DESIGN.md principle 10), with tiny configs."""
+"""One contract over every registered model (DESIGN.md principle 10), each run from its own
+spec: its tiny config, its dummy inputs, and flags that must tell the truth."""
 
 from __future__ import annotations
 
@@ -6,42 +7,59 @@ import pytest
 import torch
 
 from aekit.errors import AekitError
-from aekit.models import MODELS, AEOutput, DiagonalGaussian, LossOutput, build_model
+from aekit.models import (
+    MODELS,
+    SPECS,
+    AEOutput,
+    DiagonalGaussian,
+    LossOutput,
+    build_model,
+    spec_for,
+    spec_of,
+)
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
-TINY = {
-    "ae": {"hidden": [32], "latent_dim": 4},
-    "conv-ae": {"channels": [8, 16], "latent_dim": 4},  # 4-wide ReLU layers can all die at init
-    "sr": {"width": 8, "depth": 3},
-    "vae": {"hidden": [32], "latent_dim": 4},
-    "conv-vae": {"channels": [8, 16], "latent_dim": 4},
-    "cvae": {"channels": [8, 16], "latent_dim": 4, "num_classes": 3},
-    "aae": {"channels": [8, 16], "latent_dim": 4, "disc_hidden": [16]},
-}
+
+def tiny(name: str, shape=(1, 8, 8)) -> dict:
+    """The spec's tiny config at an image shape (every family takes images today)."""
+    return {**spec_of(name).tiny, "image_shape": list(shape)}
 
 
-def labels_for(model, n: int):
-    """Labels for conditional models (None for the others, which ignore y)."""
-    classes = getattr(model.config, "num_classes", None)
-    return None if classes is None else torch.arange(n) % classes
+def inputs_for(model, n: int):
+    """(x, y) from the model's own spec: labels for conditional models, None for the others."""
+    return spec_for(model).dummy_inputs(n, model.config)
 
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 27, 19)]
 
 
 def test_every_model_has_a_tiny_config():
-    assert set(TINY) == set(MODELS)
+    assert set(SPECS) == set(MODELS)
+    for name, spec in SPECS.items():
+        assert spec.tiny, name
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_spec_makes_dummy_inputs_its_model_takes(name):
+    spec = spec_of(name)
+    model = build_model(name, tiny(name))
+    x, y = spec.dummy_inputs(3, model.config)
+    assert x.shape == (3, *model.config.image_shape)
+    assert (y is not None) == spec.conditional
+    if y is not None:
+        assert y.dtype == torch.int64 and y.tolist() == [0, 1, 2]
+    assert model(x, y).recon.shape == (3, *model.output_shape)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_interface_shapes(name, shape):
     torch.manual_seed(0)
-    model = build_model(name, {**TINY[name], "image_shape": list(shape)})
-    x = torch.rand(5, *shape)
+    model = build_model(name, tiny(name, shape))
+    x, y = inputs_for(model, 5)
+    assert x.shape == (5, *shape)
     target = torch.rand(5, *model.output_shape)
-    y = labels_for(model, 5)
     out = model(x, y)
     assert isinstance(out, AEOutput)
     assert out.recon.shape == target.shape
@@ -65,10 +83,9 @@ def test_interface_shapes(name, shape):
 def test_loss_is_a_batch_mean_of_pixel_sums(name):
     """Sum over pixels, mean over the batch: a batch of 6 scores the mean of its halves."""
     torch.manual_seed(0)
-    model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]}).eval()
-    x = torch.rand(6, 1, 8, 8)
+    model = build_model(name, tiny(name)).eval()
+    x, y = inputs_for(model, 6)
     t = torch.rand(6, *model.output_shape)
-    y = labels_for(model, 6)
     whole = model.loss(model(x, y), t).loss
     halves = [
         model.loss(model(x[i : i + 3], None if y is None else y[i : i + 3]), t[i : i + 3]).loss
@@ -84,20 +101,51 @@ def test_one_training_step_moves_every_parameter(name):
     """Through the trainer's own step (one optimizer, or the model's phases and optimizers),
     every parameter gets a finite gradient and changes; none is left out of every optimizer."""
     torch.manual_seed(0)
-    model = build_model(name, {**TINY[name], "image_shape": [1, 8, 8]}).train()
+    model = build_model(name, tiny(name)).train()
     optimizers, _ = build_optimizers(model, TrainConfig(optimizer="sgd", lr=0.1))
     groups = [group for opt in optimizers.values() for group in opt.param_groups]
     optimized = {id(p) for group in groups for p in group["params"]}
     before = {k: p.detach().clone() for k, p in model.named_parameters()}
-    x, target = torch.rand(4, 1, 8, 8), torch.rand(4, *model.output_shape)
+    x, y = inputs_for(model, 4)
+    target = torch.rand(4, *model.output_shape)
     ctx = StepContext(optimizers, "fp32", None)
-    losses = training_step(model, x, target, labels_for(model, 4), ctx)
+    losses = training_step(model, x, target, y, ctx)
     assert {"loss", "recon"} <= losses.keys()
     assert all(not v.requires_grad and torch.isfinite(v) for v in losses.values())
     for pname, p in model.named_parameters():
         assert id(p) in optimized, pname
         assert p.grad is not None and torch.isfinite(p.grad).all(), pname
         assert not torch.equal(p.detach(), before[pname]), pname
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_capability_flags_tell_the_truth(name):
+    """What the rest of aekit asks the spec instead of probing the model must be so."""
+    torch.manual_seed(0)
+    spec = spec_of(name)
+    model = build_model(name, tiny(name)).eval()
+    assert spec_for(model) is spec
+    x, y = inputs_for(model, 3)
+    # variational <=> encode returns the posterior
+    assert isinstance(model.encode(x, y), DiagonalGaussian) == spec.variational
+    # conditional <=> the config has num_classes (and a label is then required)
+    assert hasattr(model.config, "num_classes") == spec.conditional
+    if spec.conditional:
+        with pytest.raises(AekitError, match="conditioned on labels"):
+            model.encode(x, None)
+    # has_prior <=> sample works and gives outputs of the model's output shape
+    assert hasattr(model, "sample") == spec.has_prior
+    if spec.has_prior:
+        generator = torch.Generator().manual_seed(0)
+        samples = model.sample(3, y, generator=generator)
+        assert samples.shape == (3, *model.output_shape)
+        assert float(samples.min()) >= 0 and float(samples.max()) <= 1
+        if not spec.conditional:
+            with pytest.raises(AekitError, match="not conditional"):
+                model.sample(3, torch.zeros(3, dtype=torch.long))
+    # own_training_step <=> the model brings its step and the optimizers that step names
+    assert hasattr(model, "training_step") == spec.own_training_step
+    assert hasattr(model, "optimizer_groups") == spec.own_training_step
 
 
 def test_lesson_preset_is_the_lesson_network():

@@ -19,8 +19,15 @@ def datasets(data_dir: DataDir = None) -> None:
 
 @app.command()
 def models() -> None:
-    """List registered models, one line each."""
-    from aekit.models import DESCRIPTIONS, MODELS
+    """List registered models, one line each: what it is, what it can do, its presets."""
+    from aekit.models import SPECS
 
-    for name in MODELS:
-        typer.echo(f"{name:<10} {DESCRIPTIONS[name]}")
+    for spec in SPECS.values():
+        line = f"{spec.name:<10} {spec.description}"
+        if spec.modality != "images":  # the default: tag only the others
+            line += f" ({spec.modality})"
+        if spec.tags:
+            line += f" [{', '.join(spec.tags)}]"
+        if spec.presets:
+            line += f"; presets: {', '.join(spec.presets)}"
+        typer.echo(line)

@@ -13,6 +13,7 @@ import numpy as np
 import typer
 
 from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
+from aekit.core.spec import num_classes
 from aekit.errors import AekitError
 
 Files = Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")]
@@ -28,7 +29,7 @@ Label = Annotated[
 def label_array(model: Any, label: int | None, n: int) -> np.ndarray | None:
     """n copies of `label` for a conditional model, None for the others; one line when a label
     is missing, out of range, or given to a model that takes none."""
-    classes = getattr(model.config, "num_classes", None)
+    classes = num_classes(model)
     name = type(model).__name__
     if classes is None:
         if label is not None:

@@ -10,6 +10,7 @@ import typer
 
 from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
 from aekit.cli.images import Label, label_array, load_autoencoder, read_for_model, run_split
+from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
@@ -18,7 +19,7 @@ Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
 def load_variational(run: Path, what_for: str):
     """A run of a variational model (one with a prior), or one line saying why not."""
     loaded = load_autoencoder(run)
-    if not hasattr(loaded.model, "sample"):
+    if not spec_for(loaded.model).has_prior:
         raise AekitError(
             f"run {run} ({loaded.config.model_name}) has no prior {what_for}: it is not "
             "variational; use a vae, conv-vae or cvae run (`aekit generate` suits a plain one)"

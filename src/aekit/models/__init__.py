@@ -1,12 +1,13 @@
-"""The model registry: name -> (class, config class), and `build_model`.
+"""The model registry: every family's ModelSpec, registered here, and `build_model`.
 
-Adding a model family is one file and one line here; nothing else in aekit names model families.
+Adding a model family is one file (its classes and a `ModelSpec` beside them) and one entry in
+FAMILIES below; nothing else in aekit names model families. MODELS, DESCRIPTIONS and PRESETS
+are read-only views of the specs, kept for the code that imported them before specs existed.
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -14,71 +15,36 @@ import torch
 from aekit.config import from_dict
 from aekit.core.outputs import AEOutput, LossOutput
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.spec import SPECS, ModelSpec, SpecView, register, spec_for, spec_of
 from aekit.errors import AekitError
-from aekit.models.aae import AAE, AAEConfig
-from aekit.models.ae import AE, AEConfig
+from aekit.models import aae, ae, conv_ae, sr, vae
 from aekit.models.base import Autoencoder
-from aekit.models.conv_ae import ConvAE, ConvAEConfig
-from aekit.models.sr import SR, SRConfig
-from aekit.models.vae import CVAE, VAE, ConvVAE, ConvVAEConfig, CVAEConfig, VAEConfig
 
-MODELS: dict[str, tuple[type[Autoencoder], type]] = {
-    "ae": (AE, AEConfig),
-    "conv-ae": (ConvAE, ConvAEConfig),
-    "sr": (SR, SRConfig),
-    "vae": (VAE, VAEConfig),
-    "conv-vae": (ConvVAE, ConvVAEConfig),
-    "cvae": (CVAE, CVAEConfig),
-    "aae": (AAE, AAEConfig),
-}
+# In the order `aekit models` lists them.
+FAMILIES = (
+    ae.SPEC, conv_ae.SPEC, sr.SPEC, vae.VAE_SPEC, vae.CONV_VAE_SPEC, vae.CVAE_SPEC, aae.SPEC,
+)  # fmt: skip
+for _spec in FAMILIES:
+    register(_spec)
 
-DESCRIPTIONS = {
-    "ae": "fully connected autoencoder (flatten -> MLP -> code -> MLP)",
-    "conv-ae": "convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
-    "sr": "super-resolution x2/x4 (sub-pixel convolution; arch=lesson: the lesson's net)",
-    "vae": "variational autoencoder, fully connected (the lesson's 784-512-2)",
-    "conv-vae": "convolutional variational autoencoder (conv-ae's networks + a Gaussian head)",
-    "cvae": "conditional convolutional VAE: encoder and decoder see the class label",
-    "aae": "adversarial autoencoder: a discriminator matches the codes to N(0, I)",
-}
-
-# Named bundles of dotted settings (`aekit train MODEL --preset NAME`), applied over the defaults
-# and under everything the user gives. "lesson" reproduces the lesson's training recipe.
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "conv-ae": {"lesson": {"model.arch": "lesson"}},
-    "vae": {
-        "lesson": {
-            "model.latent_dim": 2, "model.hidden": [512], "train.optimizer": "rmsprop",
-            "train.lr": 1e-3, "train.schedule": "constant", "train.batch_size": 100,
-            "train.epochs": 50,
-        },
-    },
-}  # fmt: skip
+MODELS: SpecView[tuple[type[Autoencoder], type]] = SpecView(lambda s: (s.model, s.config))
+DESCRIPTIONS: SpecView[str] = SpecView(lambda s: s.description)
+PRESETS: SpecView[Any] = SpecView(lambda s: s.presets)
 
 
 def preset(model: str, name: str) -> dict[str, Any]:
     """The dotted settings of `model`'s preset `name`, or one line naming the presets there are."""
-    known = PRESETS.get(model, {})
-    if name not in known:
-        choices = ", ".join(known) or "none"
-        raise AekitError(f"model {model!r} has no preset {name!r} (its presets: {choices})")
-    return known[name]
+    return spec_of(model).preset(name)
 
 
 def model_entry(name: str) -> tuple[type[Autoencoder], type]:
-    if name not in MODELS:
-        close = difflib.get_close_matches(name, MODELS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise AekitError(f"unknown model {name!r}{hint}; known models: {', '.join(MODELS)}")
-    return MODELS[name]
+    spec = spec_of(name)
+    return spec.model, spec.config
 
 
 def registered_name(model: Autoencoder) -> str:
     """The registry name of a model instance (what config.json records)."""
-    for name, (cls, _) in MODELS.items():
-        if type(model) is cls:
-            return name
-    raise AekitError(f"{type(model).__name__} is not a registered model; add it to MODELS")
+    return spec_for(model).name
 
 
 def build_model(name: str, config: Any = None, **overrides: Any) -> Autoencoder:
@@ -117,7 +83,7 @@ def check_parameter_count(name: str, cls: type[Autoencoder], config: Any) -> Non
 
 
 def config_fields(name: str) -> list[str]:
-    return [f.name for f in fields(model_entry(name)[1])]
+    return spec_of(name).config_fields()
 
 
 __all__ = [
@@ -127,10 +93,15 @@ __all__ = [
     "DiagonalGaussian",
     "LossOutput",
     "MODELS",
+    "ModelSpec",
     "PRESETS",
+    "SPECS",
     "build_model",
     "config_fields",
     "model_entry",
     "preset",
+    "register",
     "registered_name",
+    "spec_for",
+    "spec_of",
 ]

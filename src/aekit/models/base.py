@@ -16,6 +16,7 @@ from torch import nn
 
 from aekit.core.outputs import AEOutput, LossOutput
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 from aekit.models.losses import reconstruction_loss
 
@@ -56,7 +57,7 @@ class Autoencoder(nn.Module):
             with torch.no_grad():
                 probe = torch.zeros(1, *self.config.image_shape)
                 label = torch.zeros(1, dtype=torch.long)  # conditional models need one
-                z = self.encode(probe, label if hasattr(self.config, "num_classes") else None)
+                z = self.encode(probe, label if spec_for(self).conditional else None)
         finally:
             self.train(was_training)
         if isinstance(z, DiagonalGaussian):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aekit.core.spec import num_classes, spec_for
 from aekit.errors import AekitError
 from aekit.evaluation.evaluate import Baseline, EvalReport, evaluate_on, task_baselines, task_name
 from aekit.reports import figures as figs
@@ -184,7 +185,7 @@ def make_figures(
     scatter = latent_figure(model, name, dataset.name, images, labels, classes)
     if scatter is not None:
         figures.append(scatter)
-    if hasattr(model, "sample"):
+    if spec_for(model).has_prior:
         figures += generative_figures(model, name, classes)
     strip = interpolation_figure(model, name, images, labels, classes)
     if strip is not None:
@@ -272,14 +273,14 @@ def latent_figure(
             ("principal axis 1", "principal axis 2"),
             (f"{codes.shape[1]}-D codes, first two principal axes"),
         )
-    what = "posterior means" if hasattr(model, "sample") else "codes"
+    what = "posterior means" if spec_for(model).variational else "codes"
     short = data_name.rsplit("/", 1)[-1]  # npz:/long/path/x.npz -> x.npz
     title = f"{name} {what} of {len(images)} {short} test images\n{how}"
     caption = (
         "Each point is one test image's code, coloured by its class; no label was used to "
         "train the encoder, so classes that separate here were found from the pixels alone."
     )
-    if hasattr(model.config, "num_classes"):
+    if spec_for(model).conditional:
         caption = (
             "Each point is one test image's code, coloured by its class. The encoder of a "
             "conditional model is given the class, so its code is free to hold the rest (the "
@@ -297,7 +298,7 @@ def generative_figures(model: Any, name: str, classes: Any) -> list[Figure]:
 
     model.eval()
     generator = torch.Generator().manual_seed(SEED)
-    n_classes = getattr(model.config, "num_classes", None)
+    n_classes = num_classes(model)
     if n_classes is None:
         samples = model.sample(64, None, generator=generator).float().numpy()
         picture = figs.mosaic(samples, 8, f"{name}: 64 images decoded from z ~ N(0, I)")
@@ -353,7 +354,7 @@ def interpolation_figure(
     from aekit.inference import embed
     from aekit.latent.generation import decode_codes, interpolate_codes
 
-    conditional = hasattr(model.config, "num_classes")
+    conditional = spec_for(model).conditional
     pairs = [p for p in interpolation_pairs(labels, conditional) if max(p[:2]) < len(images)]
     if not pairs:
         return None

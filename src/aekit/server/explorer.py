@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 
 # Uploads: bytes and pixels beyond these are refused before any pixel is decoded.
@@ -170,16 +171,16 @@ class Explorer:
 
     @property
     def conditional(self) -> bool:
-        return hasattr(self.model.config, "num_classes")
+        return spec_for(self.model).conditional
 
     @property
     def num_classes(self) -> int | None:
-        return getattr(self.model.config, "num_classes", None)
+        return int(self.model.config.num_classes) if self.conditional else None
 
     @property
     def has_prior(self) -> bool:
         """Variational models (and the aae) are trained towards N(0, I): sample from it."""
-        return hasattr(self.model, "sample")
+        return spec_for(self.model).has_prior
 
     @property
     def actions(self) -> list[str]:
