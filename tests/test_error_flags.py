@@ -22,7 +22,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 
 # Flags of other programs that messages quote (the tool's name, and why).
-OTHER_TOOLS = {"--force-reinstall": "pip: reinstall scikit-image's sample photos"}
+OTHER_TOOLS = {
+    "--force-reinstall": "pip: reinstall scikit-image's sample photos",
+    "--no-deps": "pip: music21 is installed without its dependencies (its corpus is data)",
+}
 
 LATENT = {"generate", "perturb", "latent-plot", "sample", "interpolate", "manifold"}
 # Library modules (path prefix under src/) -> the commands whose user reaches its messages.

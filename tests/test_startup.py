@@ -76,10 +76,5 @@ def test_the_probe_sees_torch_when_a_command_loads_it(tiny_npz, tmp_path):
     assert "torch" in loaded_after(argv)[" ".join(argv)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`aekit models` lists the registry (aekit.models), which imports every model class "
-    "and so torch; the model-spec seam has to make descriptions readable without the classes",
-)
 def test_models_listing_starts_without_torch():
     assert loaded_after(["models"]) == {"models": []}

@@ -49,7 +49,7 @@ def test_specs_of_models_and_names():
     model = build_model("cvae", {**spec_of("cvae").tiny, "image_shape": [1, 8, 8]})
     assert spec_for(model) is SPECS["cvae"] and num_classes(model) == 3
     assert num_classes(build_model("vae")) is None
-    assert spec_of("aae").model is AAE and spec_of("vae").model is VAE
+    assert spec_of("aae").model_class is AAE and spec_of("vae").model_class is VAE
 
 
 def test_unknown_and_unregistered_models_fail_in_one_line():

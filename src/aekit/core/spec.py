@@ -5,10 +5,11 @@ its config, a one-line description, presets, a tiny config and dummy inputs for 
 suite, the modality it takes, and capability flags. Code that must treat families differently
 asks a flag (`spec_for(model).conditional`) instead of probing the model with `hasattr`.
 
-core/ imports nothing from models/: the families declare their specs next to their classes and
-aekit.models registers them, so `spec_of` by name is reliable once aekit.models is imported
-(import registry names from there). `spec_for(model)` always is: a model instance exists only
-after its package, and so its registration, was imported.
+core/ imports nothing from models/: the families are declared in aekit/models/specs.py, which
+aekit.models imports, so `spec_of` by name is reliable once aekit.models is imported (import
+registry names from there). A spec names its classes by "module:Name" and imports them on first
+use: listing the models (`aekit models`) never loads torch. Given classes instead (a family
+defined in a notebook), it checks them at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,8 +43,10 @@ NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # kebab-case, as the CLI spel
 @dataclass(frozen=True, eq=False)  # eq=False: a spec is a record with an identity, not a value
 class ModelSpec:
     name: str  # the registry key, what config.json records and `aekit train NAME` takes
-    model: type  # the torch.nn.Module class, built as model(config)
-    config: type  # its config dataclass
+    # The torch.nn.Module class, built as model(config), and its config dataclass: the classes,
+    # or "module:Name" to import on first use (`model_class`, `config_class` resolve either).
+    model: type | str
+    config: type | str
     description: str  # one line for `aekit models`
     tiny: Mapping[str, Any]  # a config small enough for tests (image_shape comes from the test)
     modality: str = "images"  # the kind of data it takes: "images", "melody", ...
@@ -61,25 +65,44 @@ class ModelSpec:
         presets = {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}
         object.__setattr__(self, "tiny", MappingProxyType(dict(self.tiny)))
         object.__setattr__(self, "presets", MappingProxyType(presets))
-        self.check()
-
-    def check(self) -> None:
-        """Refuse a spec whose flags or settings contradict its classes (the facts visible
-        without building a model; the contract suite checks the rest on real models)."""
+        object.__setattr__(self, "_classes", None)
         where = f"model spec {self.name!r}"
         if not NAME.fullmatch(self.name):
             raise AekitError(f"{where}: the name must be kebab-case, e.g. 'conv-vae'")
         if not self.description or "\n" in self.description:
             raise AekitError(f"{where}: the description must be one non-empty line")
-        if not dataclasses.is_dataclass(self.config):
-            raise AekitError(f"{where}: config {self.config!r} is not a dataclass")
-        names = {f.name for f in dataclasses.fields(self.config)}
+        if not (isinstance(self.model, str) or isinstance(self.config, str)):
+            self.classes()  # given as classes: check them now
+
+    @property
+    def model_class(self) -> type:
+        return self.classes()[0]
+
+    @property
+    def config_class(self) -> type:
+        return self.classes()[1]
+
+    def classes(self) -> tuple[type, type]:
+        """(model class, config class), imported on first use and checked against the flags."""
+        if self._classes is None:
+            found = (resolve(self.model), resolve(self.config))
+            self.check(*found)
+            object.__setattr__(self, "_classes", found)
+        return self._classes
+
+    def check(self, model: type, config: type) -> None:
+        """Refuse a spec whose flags or settings contradict its classes (the facts visible
+        without building a model; the contract suite checks the rest on real models)."""
+        where = f"model spec {self.name!r}"
+        if not dataclasses.is_dataclass(config):
+            raise AekitError(f"{where}: config {config!r} is not a dataclass")
+        names = {f.name for f in dataclasses.fields(config)}
         facts = {  # flag: (the truth, who has or lacks what)
-            "conditional": ("num_classes" in names, self.config.__name__, "field num_classes"),
-            "has_prior": (hasattr(self.model, "sample"), self.model.__name__, "sample()"),
+            "conditional": ("num_classes" in names, config.__name__, "field num_classes"),
+            "has_prior": (hasattr(model, "sample"), model.__name__, "sample()"),
             "own_training_step": (
-                hasattr(self.model, "training_step"),
-                self.model.__name__,
+                hasattr(model, "training_step"),
+                model.__name__,
                 "training_step()",
             ),
         }
@@ -94,7 +117,7 @@ class ModelSpec:
         if unknown:
             raise AekitError(
                 f"{where}: unknown config fields {', '.join(unknown)}; "
-                f"{self.config.__name__} has {', '.join(sorted(names))}"
+                f"{config.__name__} has {', '.join(sorted(names))}"
             )
 
     @property
@@ -109,7 +132,7 @@ class ModelSpec:
         return [tag for tag, on in flags.items() if on]
 
     def config_fields(self) -> list[str]:
-        return [f.name for f in dataclasses.fields(self.config)]
+        return [f.name for f in dataclasses.fields(self.config_class)]
 
     def preset(self, name: str) -> dict[str, Any]:
         """The dotted settings of preset `name` (a copy), or one line naming the presets."""
@@ -130,13 +153,21 @@ class ModelSpec:
         return x, y
 
 
+def resolve(ref: type | str) -> type:
+    """A class, or the class that "package.module:Name" names (imported now)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 SPECS: dict[str, ModelSpec] = {}
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a family to the registry; a second family under one name is a mistake, not an update."""
     if spec.name in SPECS and SPECS[spec.name] is not spec:
-        raise AekitError(f"model {spec.name!r} is registered twice ({spec.model.__name__})")
+        raise AekitError(f"model {spec.name!r} is registered twice ({spec.model!r})")
     SPECS[spec.name] = spec
     return spec
 
@@ -153,7 +184,7 @@ def spec_of(name: str) -> ModelSpec:
 def spec_for(model: Any) -> ModelSpec:
     """The spec of a model instance: its exact class (a subclass is another family)."""
     for spec in SPECS.values():
-        if type(model) is spec.model:
+        if type(model) is spec.model_class:
             return spec
     raise AekitError(
         f"{type(model).__name__} is not a registered model; register its ModelSpec "

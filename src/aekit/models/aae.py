@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from aekit.core.spec import ModelSpec
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
@@ -113,14 +112,3 @@ class AAE(Autoencoder):
         if y is not None:
             raise AekitError("AAE is not conditional: it takes no label")
         return self.decode(torch.randn(n, self.config.latent_dim, generator=generator))
-
-
-SPEC = ModelSpec(
-    name="aae",
-    model=AAE,
-    config=AAEConfig,
-    description="adversarial autoencoder: a discriminator matches the codes to N(0, I)",
-    tiny={"channels": [8, 16], "latent_dim": 4, "disc_hidden": [16]},
-    has_prior=True,  # not variational: its codes are deterministic, matched to the prior
-    own_training_step=True,  # three phases, three optimizers
-)

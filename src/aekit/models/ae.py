@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aekit.core.spec import ModelSpec
 from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
 from aekit.models.losses import check_recon_loss
 
@@ -58,12 +57,3 @@ class AE(Autoencoder):
 
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z).view(z.shape[0], *self.config.image_shape)  # (B, C, H, W)
-
-
-SPEC = ModelSpec(
-    name="ae",
-    model=AE,
-    config=AEConfig,
-    description="fully connected autoencoder (flatten -> MLP -> code -> MLP)",
-    tiny={"hidden": [32], "latent_dim": 4},
-)

@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.core.spec import ModelSpec
 from aekit.errors import AekitError
 from aekit.models.base import (
     Autoencoder,
@@ -112,16 +111,6 @@ class ConvAE(Autoencoder):
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = z if self.bottleneck is None else self.bottleneck.decode(z)
         return self.decoder(h)  # (B, C, H, W) logits
-
-
-SPEC = ModelSpec(
-    name="conv-ae",
-    model=ConvAE,
-    config=ConvAEConfig,
-    description="convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
-    tiny={"channels": [8, 16], "latent_dim": 4},  # 4-wide ReLU layers can all die at init
-    presets={"lesson": {"model.arch": "lesson"}},
-)
 
 
 class ResizeTo(nn.Module):

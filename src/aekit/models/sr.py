@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aekit.core.spec import ModelSpec
 from aekit.errors import AekitError
 from aekit.models.base import MAX_LAYERS, Autoencoder, check_image_shape, check_size
 from aekit.models.conv_ae import ResizeTo, conv, halve
@@ -85,15 +84,6 @@ class SR(Autoencoder):
 
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z)
-
-
-SPEC = ModelSpec(
-    name="sr",
-    model=SR,
-    config=SRConfig,
-    description="super-resolution x2/x4 (sub-pixel convolution; arch=lesson: the lesson's net)",
-    tiny={"width": 8, "depth": 3},
-)
 
 
 def lesson_sr(

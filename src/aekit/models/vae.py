@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from aekit.core.posterior import DiagonalGaussian
-from aekit.core.spec import ModelSpec
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import check_image_shape, check_latent_dim, check_size, check_widths
@@ -65,28 +64,6 @@ class VAE(VariationalAutoencoder):
         return self.decoder(z).view(z.shape[0], *self.config.image_shape)
 
 
-VAE_SPEC = ModelSpec(
-    name="vae",
-    model=VAE,
-    config=VAEConfig,
-    description="variational autoencoder, fully connected (the lesson's 784-512-2)",
-    tiny={"hidden": [32], "latent_dim": 4},
-    variational=True,
-    has_prior=True,
-    presets={
-        "lesson": {
-            "model.latent_dim": 2,
-            "model.hidden": [512],
-            "train.optimizer": "rmsprop",
-            "train.lr": 1e-3,
-            "train.schedule": "constant",
-            "train.batch_size": 100,
-            "train.epochs": 50,
-        },
-    },  # fmt: skip
-)
-
-
 @dataclass
 class ConvVAEConfig:
     image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W); the CLI fills it from the data
@@ -117,17 +94,6 @@ class ConvVAE(VariationalAutoencoder):
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = torch.relu(self.up(z)).view(z.shape[0], *self.map_shape)
         return self.decoder(h)
-
-
-CONV_VAE_SPEC = ModelSpec(
-    name="conv-vae",
-    model=ConvVAE,
-    config=ConvVAEConfig,
-    description="convolutional variational autoencoder (conv-ae's networks + a Gaussian head)",
-    tiny={"channels": [8, 16], "latent_dim": 4},
-    variational=True,
-    has_prior=True,
-)
 
 
 @dataclass
@@ -178,15 +144,3 @@ class CVAE(VariationalAutoencoder):
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         zy = torch.cat([z, self.one_hot(y).to(z.dtype)], dim=1)
         return self.decoder(torch.relu(self.up(zy)).view(z.shape[0], *self.map_shape))
-
-
-CVAE_SPEC = ModelSpec(
-    name="cvae",
-    model=CVAE,
-    config=CVAEConfig,
-    description="conditional convolutional VAE: encoder and decoder see the class label",
-    tiny={"channels": [8, 16], "latent_dim": 4, "num_classes": 3},
-    variational=True,
-    has_prior=True,
-    conditional=True,
-)
