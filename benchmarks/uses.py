@@ -22,12 +22,12 @@ from pathlib import Path
 from common import print_table, write_json
 
 from aekit import RunConfig, TrainConfig, default_run_config, load_run, train_run
-from aekit.config import DataConfig, TaskConfig
+from aekit.config import DataConfig
 from aekit.evaluation.evaluate import evaluate_on
 from aekit.inference import embed
 from aekit.latent.embedding import embedding_report
 from aekit.latent.pca import PCA
-from aekit.modalities.images.tasks import build_task
+from aekit.modalities.images.tasks import TaskConfig, build_task
 from aekit.runs import load_data
 
 

@@ -245,7 +245,8 @@ PARSERS: dict[str, Callable[[bytes], object]] = {
 
 
 def tiny_run_config():
-    from aekit.config import RunConfig, TaskConfig, from_dict
+    from aekit.config import RunConfig, from_dict
+    from aekit.modalities.images.tasks import TaskConfig
     from aekit.training.config import TrainConfig
 
     return RunConfig(

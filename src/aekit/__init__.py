@@ -18,17 +18,18 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "DataConfig": "aekit.config", "RunConfig": "aekit.config", "TaskConfig": "aekit.config",
+    "DataConfig": "aekit.config", "RunConfig": "aekit.config",
+    "TaskConfig": "aekit.modalities.images.tasks",
     "Dataset": "aekit.modalities.images.data", "ImageSet": "aekit.modalities.images.data",
-    "list_datasets": "aekit.modalities.images.data",
-    "load_dataset": "aekit.modalities.images.data",
+    "list_datasets": "aekit.datasets", "load_dataset": "aekit.datasets",
+    "get_modality": "aekit.modalities",
     "AekitError": "aekit.errors",
     "PCA": "aekit.latent.pca",
     "EvalReport": "aekit.evaluation.evaluate", "evaluate_model": "aekit.evaluation.evaluate",
     "evaluate_on": "aekit.evaluation.evaluate",
     "embed": "aekit.inference", "reconstruct": "aekit.inference",
     "MODELS": "aekit.models", "build_model": "aekit.models",
-    "default_run_config": "aekit.runs", "train_run": "aekit.runs",
+    "default_run_config": "aekit.runs", "open_run": "aekit.runs", "train_run": "aekit.runs",
     "Run": "aekit.training.checkpoint", "load_run": "aekit.training.checkpoint",
     "TrainConfig": "aekit.training.config",
     "FitResult": "aekit.training.trainer", "Trainer": "aekit.training.trainer",

@@ -241,39 +241,21 @@ class DataConfig:
 
 
 @dataclass
-class TaskConfig:
-    name: str = "identity"  # identity | denoise | superres: how (input, target) pairs are made
-    noise: str = "gaussian:0.3"  # denoise: gaussian|lesson:STD or salt-pepper|mask:FRACTION
-    scale: int = 2  # superres: the upscaling factor, 2 or 4
-    downscale: str = "bicubic"  # superres: how low-res inputs are made: area | bilinear | bicubic
-    patch: int | None = None  # train on random patch x patch crops (large or RGB photos)
-    # Dynamic binarization: each pixel drawn as Bernoulli(intensity), afresh every batch, so a
-    # Bernoulli decoder models binary images, as in the NLLs the literature reports.
-    binarize: bool = False
-
-    def __post_init__(self) -> None:
-        # `name` is checked by build_task, not here: the trainer records hand-written tasks
-        # under their function name, and such a run's config must still load.
-        # Imported here because data/pairs.py imports this module.
-        from aekit.modalities.images.tasks import DOWNSCALE_METHODS, SCALES, parse_noise
-
-        if self.scale not in SCALES or isinstance(self.scale, bool):
-            raise AekitError(f"task.scale must be 2 or 4, got {self.scale!r}")
-        if self.downscale not in DOWNSCALE_METHODS:
-            raise AekitError(
-                f"task.downscale must be one of {', '.join(DOWNSCALE_METHODS)}, "
-                f"got {self.downscale!r}"
-            )
-        parse_noise(self.noise)  # raises AekitError naming the spec and the allowed forms
-        if self.patch is not None and (isinstance(self.patch, bool) or self.patch < 1):
-            raise AekitError(f"task.patch must be a size >= 1, got {self.patch!r}")
-
-
-@dataclass
 class RunConfig:
     model_name: str = "conv-ae"  # a key of aekit.models.MODELS
     model: dict[str, Any] = field(default_factory=dict)  # that model's config, checked by it
+    # A key of aekit.modalities.MODALITIES: what kind of data the run learns from, so every
+    # command reads, scores and writes it the same way. Runs from before modalities: images.
+    modality: str = "images"
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    task: TaskConfig = field(default_factory=TaskConfig)
+    # The modality's task table (images: name, noise, scale, ...), checked by the modality the
+    # way `model` is checked by the model: config.py knows no modality. Empty: its defaults.
+    task: dict[str, Any] = field(default_factory=dict)
     aekit_version: str = ""  # the version that wrote this config
+
+    def __post_init__(self) -> None:
+        # A typed task config from Python (RunConfig(task=TaskConfig(...))) is kept as its
+        # table, so config.json and --set overrides see one plain shape.
+        if dataclasses.is_dataclass(self.task) and not isinstance(self.task, type):
+            self.task = to_dict(self.task)

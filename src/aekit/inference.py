@@ -1,4 +1,5 @@
-"""Using a trained model on arrays: reconstruct, embed. Batched, no gradients, fp32 by default."""
+"""Using a trained image model on arrays: reconstruct, embed. Batched, no gradients, fp32 by
+default. Rows are uint8 images, scaled as the image modality's tasks scale them (`to_unit`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import torch
 
 from aekit.core.posterior import DiagonalGaussian
 from aekit.errors import AekitError
-from aekit.runtime.precision import autocast, to_model_input
+from aekit.modalities.images.tasks import to_unit
+from aekit.runtime.precision import autocast
 
 
 def check_fits(model: torch.nn.Module, images_u8: np.ndarray, what: str = "images") -> None:
@@ -31,7 +33,7 @@ def batches(images_u8: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
     """Float batches in [0, 1], (B, C, H, W), gathered from a uint8 array without copying it."""
     tensor = torch.from_numpy(np.require(images_u8, requirements=["C", "W"]))  # read-only: copy
     for start in range(0, tensor.shape[0], batch_size):
-        yield to_model_input(tensor[start : start + batch_size], channels_last=False)
+        yield to_unit(tensor[start : start + batch_size])
 
 
 def labelled_batches(

@@ -7,7 +7,7 @@ either way leaves the same run directory (training/checkpoint.py) and can be res
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +15,80 @@ import torch
 
 from aekit import __version__
 from aekit.config import RunConfig, to_dict
+from aekit.datasets import modality_of
 from aekit.errors import AekitError
-from aekit.modalities.images.data import Dataset, load_dataset
-from aekit.modalities.images.tasks import build_task
+from aekit.modalities import DEFAULT_MODALITY, Modality, get_modality
 from aekit.models import build_model, model_entry, spec_of
 from aekit.training import checkpoint as ckpt
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
 
 
-def default_run_config(model_name: str) -> RunConfig:
+def default_run_config(model_name: str, modality: str = DEFAULT_MODALITY) -> RunConfig:
     """A RunConfig whose `model` table lists every field of the model's config with its default
-    (so ``--set model.x=...`` can be checked against real keys); image_shape comes from the data."""
+    (so ``--set model.x=...`` can be checked against real keys), and whose `task` table lists
+    the modality's; what the data determines (image_shape) is left to the data."""
     _, config_cls = model_entry(model_name)
     model = {k: v for k, v in to_dict(config_cls()).items() if k != "image_shape"}
-    return RunConfig(model_name=model_name, model=model, aekit_version=__version__)
+    task = get_modality(modality).default_task()
+    return RunConfig(
+        model_name=model_name, model=model, modality=modality, task=task,
+        aekit_version=__version__,
+    )  # fmt: skip
 
 
-def load_data(config: RunConfig, **changes: Any) -> Dataset:
-    """The run's dataset (with `changes` to its DataConfig, e.g. another name for `eval`)."""
+def load_data(config: RunConfig, **changes: Any) -> Any:
+    """The run's dataset (with `changes` to its DataConfig, e.g. another name for `eval`),
+    loaded by the run's modality; data of another modality is refused in one line."""
     data = replace(config.data, **changes)
     if not data.name:
         raise AekitError(
             "this run does not record its dataset (it was trained from Python); pass --data"
         )
-    return load_dataset(
-        data.name, data_dir=data.data_dir, val_fraction=data.val_fraction, seed=data.seed,
-        image_size=data.image_size, limit=data.limit,
-    )  # fmt: skip
+    modality = get_modality(config.modality)
+    owner = modality_of(data.name)
+    if owner is not None and owner != modality.name:
+        raise AekitError(
+            f"{data.name!r} is {owner} data, but this run's model learns from "
+            f"{modality.name} (run.modality)"
+        )
+    return modality.load(data)
 
 
-def build_for_data(config: RunConfig, image_shape: tuple[int, ...], num_classes: int | None = None):
-    """The run's (model, task) for images of `image_shape`: the model's input is what the task
-    makes of them (a low-res copy for super-resolution), and its output must be the target."""
-    task = build_task(config.task)
-    input_shape = task.input_shape(tuple(image_shape))
-    fields = {**config.model, "image_shape": list(input_shape)}
+def run_data(config: RunConfig, data: str | None = None, data_dir: str | Path | None = None):
+    """The run's dataset, or the one `--data` names, looked for first in `--data-dir`."""
+    changes: dict[str, Any] = {} if data is None else {"name": data}
+    if data_dir is not None:
+        changes["data_dir"] = str(data_dir)
+    return load_data(config, **changes)
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A trained run and the data it is to be used on."""
+
+    run: ckpt.Run
+    dataset: Any
+
+    @property
+    def modality(self) -> Modality:
+        return get_modality(self.run.config.modality)
+
+
+def open_run(
+    run_dir: str | Path, data: str | None = None, data_dir: str | Path | None = None
+) -> OpenRun:
+    """Load a run and its dataset (or --data's, looked for first in --data-dir)."""
+    run = ckpt.load_run(run_dir)
+    return OpenRun(run, run_data(run.config, data, data_dir))
+
+
+def build_for_data(config: RunConfig, data_shape: tuple[int, ...], num_classes: int | None = None):
+    """The run's (model, task) for rows of `data_shape`: the modality says what the model is
+    given (images: the task's input, a low-res copy for super-resolution) and checks that the
+    model's output is the task's target."""
+    modality = get_modality(config.modality)
+    task = modality.build_task(config.task)
+    fields = {**config.model, **modality.model_fields(task, tuple(data_shape))}
     if spec_of(config.model_name).conditional:  # as many classes as the data has
         if num_classes is None:
             raise AekitError(f"{config.model_name} is conditioned on labels; this data has none")
@@ -59,23 +98,11 @@ def build_for_data(config: RunConfig, image_shape: tuple[int, ...], num_classes:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derived_seed(config.train.seed, 0, 7))
         model = build_model(config.model_name, fields)
-    target = tuple(image_shape)
-    if config.task.patch is not None:  # the model learns on crops; targets are crops too
-        target = (target[0], config.task.patch, config.task.patch)
-    if tuple(model.output_shape) != target:
-        hint = (
-            "; use the sr model for --task superres"
-            if config.task.name == "superres"
-            else "; the sr model only fits --task superres with the same --scale"
-        )
-        raise AekitError(
-            f"model {config.model_name!r} turns {input_shape} inputs into {model.output_shape}, "
-            f"but task {config.task.name!r} needs {target}{hint}"
-        )
+    modality.check_model(model, task, tuple(data_shape), config.model_name)
     return model, task
 
 
-def class_count(dataset: Dataset) -> int | None:
+def class_count(dataset: Any) -> int | None:
     if dataset.train.labels is None:
         return None
     return len(dataset.classes) if dataset.classes else int(dataset.train.labels.max()) + 1
@@ -100,8 +127,9 @@ def train_run(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
     dataset = load_data(config)
-    model, task = build_for_data(config, dataset.image_shape, class_count(dataset))
-    config = replace(config, model=to_dict(model.config))
+    shape = get_modality(config.modality).data_shape(dataset)
+    model, task = build_for_data(config, shape, class_count(dataset))
+    config = replace(config, model=to_dict(model.config), task=to_dict(task.config))
     trainer = Trainer(
         model, config.train, out_dir=out, task=task, progress=progress, run_config=config,
         callbacks=callbacks,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aekit.config import TaskConfig, from_dict
+from aekit.config import from_dict
 from aekit.errors import AekitError
 from aekit.modalities.images.tasks import (
     DenoiseTask,
     IdentityTask,
     SuperResTask,
+    TaskConfig,
     add_gaussian_noise,
     add_lesson_noise,
     build_task,

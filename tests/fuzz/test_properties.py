@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from safetensors.torch import load as st_load
 
-from aekit.config import DataConfig, RunConfig, TaskConfig, from_dict, to_dict
+from aekit.config import DataConfig, RunConfig, from_dict, to_dict
 from aekit.errors import AekitError
 from aekit.modalities.images.data.images import ImageTooLarge, read_image
+from aekit.modalities.images.tasks import TaskConfig
 from aekit.models import MODELS, build_model
 from aekit.runs import default_run_config
 from aekit.training import checkpoint as ckpt

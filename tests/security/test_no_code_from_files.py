@@ -28,9 +28,10 @@ import numpy as np
 import pytest
 import torch
 
-from aekit.config import RunConfig, TaskConfig
+from aekit.config import RunConfig
 from aekit.errors import AekitError
 from aekit.modalities.images.data import load_dataset
+from aekit.modalities.images.tasks import TaskConfig
 from aekit.models import build_model
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig

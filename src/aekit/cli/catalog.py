@@ -10,7 +10,7 @@ from aekit.cli.common import DataDir, app
 @app.command()
 def datasets(data_dir: DataDir = None) -> None:
     """List every known dataset, where it was found, or how to get it."""
-    from aekit.modalities.images.data import list_datasets
+    from aekit.datasets import list_datasets
 
     for info in list_datasets(data_dir):
         where = f"found: {info.found}" if info.found else f"missing: {info.how_to_get}"

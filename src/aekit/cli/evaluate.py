@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
-from aekit.errors import AekitError
 
 
 @app.command(name="eval")
@@ -24,35 +23,31 @@ def evaluate(
     ] = 0,
 ) -> None:
     """Test metrics of a run beside its classical baselines (PCA, filters, bicubic)."""
+    from aekit.cli.images import check_split
     from aekit.evaluation.evaluate import evaluate_model, evaluate_on
-    from aekit.modalities.images.tasks import build_task
-    from aekit.runs import load_data
-    from aekit.training.checkpoint import load_run
+    from aekit.runs import load_data, open_run
 
-    if split not in ("test", "val", "train"):
-        raise AekitError(f"--split must be test, val or train, got {split!r}")
-    loaded = load_run(run)
-    changes: dict[str, Any] = {}
-    if data is not None:
-        changes["name"] = data
-    if data_dir is not None:
-        changes["data_dir"] = str(data_dir)
-    dataset = load_data(loaded.config, **changes)
-    task = build_task(loaded.config.task)
-    report = evaluate_on(loaded.model, loaded.config.model_name, dataset, split, task, limit=limit)
+    check_split(split)
+    opened = open_run(run, data, data_dir)
+    loaded, dataset, modality = opened.run, opened.dataset, opened.modality
+    task = modality.build_task(loaded.config.task)
+    report = evaluate_on(
+        loaded.model, loaded.config.model_name, dataset, split, task, limit=limit,
+        modality=modality,
+    )  # fmt: skip
     if nll_samples:
         from aekit.latent.likelihood import importance_nll
 
-        images = getattr(dataset, split).images[:limit]
+        rows = getattr(dataset, split).rows[:limit]
         labels = getattr(dataset, split).labels
         labels = None if labels is None else labels[:limit]
-        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
+        report.likelihood = importance_nll(loaded.model, rows, nll_samples, labels=labels)
     if dataset.name != loaded.config.data.name and loaded.config.data.name:
         own = load_data(loaded.config)  # the drop is measured on the same split of its own data
         own_split = getattr(own, split)
         own_labels = None if own_split.labels is None else own_split.labels[:limit]
         report.own_dataset = own.name
         report.own_metrics, _ = evaluate_model(
-            loaded.model, own_split.images[:limit], task, labels=own_labels
+            loaded.model, own_split.rows[:limit], task, labels=own_labels, modality=modality
         )
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.table())

@@ -45,20 +45,21 @@ def label_array(model: Any, label: int | None, n: int) -> np.ndarray | None:
 def apply_to_files(
     run: Path, files: list[Path], out: Path, resize: bool, task: str | None, label: int | None
 ) -> None:
-    """Run a model over image files, writing out/<stem>.png for each; `task` (if given) is the
-    training task the command needs (denoise needs a denoiser, upscale an upscaler)."""
-    from aekit.inference import reconstruct as run_model
-    from aekit.modalities.images.data import write_image
+    """Run a model over files, writing out/<stem><suffix> for each (images: PNG); `task` (if
+    given) is the training task the command needs (denoise needs a denoiser, upscale an
+    upscaler). Files are read, checked and written by the run's modality."""
+    from aekit.modalities import get_modality
     from aekit.training.checkpoint import load_run
 
     loaded = load_run(run)
-    trained_for = loaded.config.task.name
+    modality = get_modality(loaded.config.modality)
+    trained_for = loaded.config.task["name"]
     if task is not None and trained_for != task:
         raise AekitError(
             f"run {run} was trained for the task {trained_for!r}, not {task!r}; train one with "
             f"--task {task} (or use `aekit reconstruct` to apply it anyway)"
         )
-    targets = [out / f"{f.stem}.png" for f in files]
+    targets = [out / f"{f.stem}{modality.output_suffix}" for f in files]
     clash = {t.resolve() for t in targets} & {f.resolve() for f in files}
     if clash:
         first = sorted(clash)[0]
@@ -66,34 +67,18 @@ def apply_to_files(
     if len(set(targets)) != len(targets):
         raise AekitError("two inputs share a file name; their outputs would overwrite each other")
     labels = label_array(loaded.model, label, len(files))
-    images = [read_for_model(f, loaded.model, resize) for f in files]  # all checked first
-    outputs = run_model(loaded.model, np.stack(images), labels=labels)
+    rows = [modality.read_file(f, loaded.model, resize) for f in files]  # all checked first
+    outputs = modality.reconstruct(loaded.model, np.stack(rows), labels)
     out.mkdir(parents=True, exist_ok=True)
-    for target, image in zip(targets, outputs, strict=True):
-        write_image(target, image)
-    shape = "x".join(map(str, outputs.shape[2:][::-1]))
-    typer.echo(f"wrote {len(targets)} images ({shape}) to {out}")
+    typer.echo(f"wrote {modality.write_outputs(targets, outputs)} to {out}")
 
 
-def read_for_model(path: Path, model: Any, resize: bool) -> np.ndarray:
-    """An image file as uint8 (C, H, W) for `model`: a different size is refused unless
-    `resize`; different channels (RGB for a grayscale model) are always refused."""
-    from aekit.modalities.images.data import read_image
+def read_for_model(path: Path, model: Any, resize: bool, modality: str = "images") -> np.ndarray:
+    """A user's file as one raw row for `model`, read and checked by `modality`: an image of a
+    different size is refused unless `resize`; other channels are always refused."""
+    from aekit.modalities import get_modality
 
-    channels, height, width = model.config.image_shape
-    image = read_image(path, size=(height, width) if resize else None)
-    if image.shape[0] != channels:
-        kinds = {1: "grayscale", 3: "RGB"}
-        raise AekitError(
-            f"{path} is {kinds.get(image.shape[0], image.shape[0])} but the model takes "
-            f"{kinds.get(channels, channels)} images; convert the file first"
-        )
-    if image.shape[1:] != (height, width):
-        raise AekitError(
-            f"{path} is {image.shape[2]}x{image.shape[1]} but the model takes {width}x{height}; "
-            "pass --resize to resize it"
-        )
-    return image
+    return get_modality(modality).read_file(path, model, resize)
 
 
 @app.command()
@@ -148,8 +133,8 @@ def upscale_noise(run: Path, out: Path, n: int, seed: int) -> None:
     if n < 1:
         raise AekitError(f"--random-inputs must be >= 1, got {n}")
     loaded = load_run(run)
-    if loaded.config.task.name != "superres":
-        raise AekitError(f"run {run} is not an upscaler (task {loaded.config.task.name!r})")
+    if loaded.config.task["name"] != "superres":
+        raise AekitError(f"run {run} is not an upscaler (task {loaded.config.task['name']!r})")
     shape = (n, *loaded.model.config.image_shape)
     noise = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed))
     noise = noise.to(torch.uint8).numpy()
@@ -181,7 +166,7 @@ def embed(
         raise AekitError(f"--out must end in .npz, got {out}")
     loaded = load_autoencoder(run)
     _, subset = run_split(loaded, data, data_dir, split)
-    codes = run_encoder(loaded.model, subset.images, sample=sample, labels=subset.labels)
+    codes = run_encoder(loaded.model, subset.rows, sample=sample, labels=subset.labels)
     arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
     if subset.labels is not None:
         arrays["labels"] = subset.labels
@@ -195,19 +180,20 @@ def load_autoencoder(run: Path):
     from aekit.training.checkpoint import load_run
 
     loaded = load_run(run)
-    if loaded.config.task.name == "superres":
+    if loaded.config.task["name"] == "superres":
         raise AekitError(f"run {run} is an upscaler; its code is a feature map, not a latent code")
     return loaded
 
 
 def run_split(loaded: Any, data: str | None, data_dir: Path | None, split: str):
     """(dataset, dataset.<split>) of the run's dataset, or of --data."""
-    from aekit.runs import load_data
+    from aekit.runs import run_data
 
+    check_split(split)
+    dataset = run_data(loaded.config, data, data_dir)
+    return dataset, getattr(dataset, split)
+
+
+def check_split(split: str) -> None:
     if split not in ("test", "val", "train"):
         raise AekitError(f"--split must be test, val or train, got {split!r}")
-    changes: dict[str, Any] = {} if data is None else {"name": data}
-    if data_dir is not None:
-        changes["data_dir"] = str(data_dir)
-    dataset = load_data(loaded.config, **changes)
-    return dataset, getattr(dataset, split)

@@ -27,16 +27,24 @@ def load_variational(run: Path, what_for: str):
     return loaded
 
 
-def encode_file(model, path: Path, resize: bool, labels: np.ndarray | None):
-    """An image file as the model's (1, C, H, W) uint8 input, and its code (posterior mean),
-    encoded with the first of `labels` (conditional models; None for the others)."""
+def encode_file(loaded, path: Path, resize: bool, labels: np.ndarray | None):
+    """A file as the model's (1, C, H, W) uint8 input, read by the run's modality, and its
+    code (posterior mean), encoded with the first of `labels` (conditional models)."""
     import torch
 
     from aekit.inference import embed
 
-    picture = read_for_model(path, model, resize)[None]
+    picture = read_for_model(path, loaded.model, resize, loaded.config.modality)[None]
     one = None if labels is None else labels[:1]
-    return picture, torch.from_numpy(embed(model, picture, labels=one))
+    return picture, torch.from_numpy(embed(loaded.model, picture, labels=one))
+
+
+def training_codes(loaded, data_dir: Path | None):
+    """The Gaussian fitted to the codes of the run's training images (`generate`, `perturb`)."""
+    from aekit.latent.generation import fit_codes
+
+    train = run_split(loaded, None, data_dir, "train")[1]
+    return fit_codes(loaded.model, train.rows, labels=train.labels)
 
 
 def png_path(out: Path) -> Path:
@@ -57,14 +65,13 @@ def generate(
     """Decode random codes drawn from a Gaussian fitted to the training codes."""
     import torch
 
-    from aekit.latent.generation import decode_codes, fit_codes, sample_codes
+    from aekit.latent.generation import decode_codes, sample_codes
     from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_autoencoder(run)
     labels = label_array(loaded.model, label, n)
-    _, train = run_split(loaded, None, data_dir, "train")
-    dist = fit_codes(loaded.model, train.images, labels=train.labels)
+    dist = training_codes(loaded, data_dir)
     codes = sample_codes(dist, n, torch.Generator().manual_seed(seed))
     save_grid(out, decode_codes(loaded.model, codes, labels).numpy())
     typer.echo(f"wrote {n} generated images to {out} (codes ~ N(mean, cov) of training codes)")
@@ -87,15 +94,14 @@ def perturb(
     """Encode an image, add noise to its code and decode: input, reconstruction, n variations."""
     import torch
 
-    from aekit.latent.generation import decode_codes, fit_codes, perturb_codes
+    from aekit.latent.generation import decode_codes, perturb_codes
     from aekit.reports.plots import save_grid
 
     out = png_path(out)
     loaded = load_autoencoder(run)
     labels = label_array(loaded.model, label, n)
-    picture, code = encode_file(loaded.model, image, resize, labels)
-    train = run_split(loaded, None, data_dir, "train")[1]
-    dist = fit_codes(loaded.model, train.images, labels=train.labels)
+    picture, code = encode_file(loaded, image, resize, labels)
+    dist = training_codes(loaded, data_dir)
     codes = perturb_codes(code, dist, sigma, n, torch.Generator().manual_seed(seed))
     decoded = decode_codes(loaded.model, codes, labels).numpy()
     reconstruction = decode_codes(loaded.model, code, None if labels is None else labels[:1])
@@ -115,25 +121,19 @@ def latent_plot(
 ) -> None:
     """Scatter the codes of a split by class (larger codes: their first two principal axes)."""
     from aekit.inference import embed
-    from aekit.latent.pca import PCA
+    from aekit.latent.plane import fit_plane
     from aekit.reports.plots import save_scatter
 
     out = png_path(out)
     loaded = load_autoencoder(run)
     dataset, subset = run_split(loaded, data, data_dir, split)
-    images = subset.images[:limit]
+    images = subset.rows[:limit]
     labels = None if subset.labels is None else subset.labels[:limit]
     codes = embed(loaded.model, images, labels=labels).reshape(images.shape[0], -1)
-    if codes.shape[1] == 2:
-        points, axes, how = codes, ("z[0]", "z[1]"), "2-D codes"
-    else:
-        import torch
-
-        pca = PCA(2).fit(torch.from_numpy(codes).double())
-        points = pca.encode(torch.from_numpy(codes).double()).numpy()
-        axes, how = ("PC 1", "PC 2"), f"{codes.shape[1]}-D codes, first 2 principal components"
+    plane = fit_plane(codes)
+    how = plane.describe(codes.shape[1])
     title = f"{loaded.config.model_name} codes of {dataset.name} ({split}, {len(images)}): {how}"
-    save_scatter(out, points, labels, dataset.classes, title, axes)
+    save_scatter(out, plane.project(codes), labels, dataset.classes, title, plane.axes)
     typer.echo(f"wrote {out}")
 
 
@@ -179,7 +179,7 @@ def interpolate(
     out = png_path(out)
     loaded = load_autoencoder(run)
     labels = label_array(loaded.model, label, steps)
-    (a, za), (b, zb) = (encode_file(loaded.model, p, resize, labels) for p in (first, last))
+    (a, za), (b, zb) = (encode_file(loaded, p, resize, labels) for p in (first, last))
     codes = interpolate_codes(za, zb, steps, spherical)
     strip = decode_codes(loaded.model, codes, labels).numpy()
     save_grid(out, np.concatenate([a / 255.0, strip, b / 255.0]), ncols=steps + 2)
@@ -209,7 +209,7 @@ def manifold(
     except ValueError:
         raise AekitError(f"--dims takes two integers like 0,1, got {dims!r}") from None
     labels = label_array(loaded.model, label, size * size)
-    base_code = None if base is None else encode_file(loaded.model, base, False, labels)[1]
+    base_code = None if base is None else encode_file(loaded, base, False, labels)[1]
     codes = manifold_codes(size, loaded.model.config.latent_dim, (i, j), base_code)
     save_grid(out, decode_codes(loaded.model, codes, labels).numpy(), ncols=size)
     typer.echo(f"wrote a {size}x{size} manifold over latent dimensions {i} and {j} to {out}")

@@ -28,6 +28,15 @@ class CodeDistribution:
     def std(self) -> torch.Tensor:
         return self.cov.diagonal().clamp_min(0).sqrt()
 
+    def from_standard(self, eps: torch.Tensor) -> torch.Tensor:
+        """Standard normal draws (n, D) float64 -> codes of this Gaussian (n, *code_shape)
+        float32: the one place that turns N(0, I) into N(mean, cov) (`aekit generate`, the
+        explorer's random codes)."""
+        d = self.mean.shape[0]
+        # A tiny jitter keeps the Cholesky factor defined when some code dimensions never vary.
+        factor = torch.linalg.cholesky(self.cov + 1e-6 * torch.eye(d, dtype=self.cov.dtype))
+        return (self.mean + eps @ factor.T).float().view(eps.shape[0], *self.code_shape)
+
 
 def fit_codes(
     model: torch.nn.Module,
@@ -50,11 +59,8 @@ def sample_codes(dist: CodeDistribution, n: int, generator: torch.Generator) -> 
     """n codes drawn from the fitted Gaussian: (n, *code_shape) float32."""
     if n < 1:
         raise AekitError(f"-n must be at least 1, got {n}")
-    d = dist.mean.shape[0]
-    # A tiny jitter keeps the Cholesky factor defined when some code dimensions never vary.
-    factor = torch.linalg.cholesky(dist.cov + 1e-6 * torch.eye(d, dtype=dist.cov.dtype))
-    eps = torch.randn(n, d, generator=generator, dtype=torch.float64)
-    return (dist.mean + eps @ factor.T).float().view(n, *dist.code_shape)
+    eps = torch.randn(n, dist.mean.shape[0], generator=generator, dtype=torch.float64)
+    return dist.from_standard(eps)
 
 
 def perturb_codes(

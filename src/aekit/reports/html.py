@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aekit import __version__
-from aekit.modalities.images.metrics import METRICS
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -36,7 +35,7 @@ details summary { cursor: pointer; color: #444; } code { font-size: .95em; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .88em; }
 """
 
-METRIC_NAMES = {
+METRIC_NAMES = {  # the image metrics' row titles; other modalities' rows say name and direction
     "mse": "MSE (lower is better)",
     "bce": "BCE per pixel (lower is better)",
     "psnr": "PSNR, dB (higher is better)",
@@ -92,13 +91,18 @@ def format_value(metric: str, value: float | None) -> str:
 
 def metrics_table(report: Any) -> str:
     """The model's test metrics beside every baseline's, the best of each row in bold."""
+    from aekit.modalities import get_modality
+
+    metrics = get_modality(report.modality).metrics
     columns = {report.model: report.metrics, **report.baselines}
     rows = []
-    for metric in METRICS:
+    for metric in metrics.names:
         values = {name: m.get(metric) for name, m in columns.items()}
         known = [v for v in values.values() if v is not None]
-        best = (max if metric in ("psnr", "ssim") else min)(known) if known else None
-        cells = [f"<th>{esc(METRIC_NAMES[metric])}</th>"]
+        higher = metric in metrics.higher_is_better
+        best = (max if higher else min)(known) if known else None
+        title = METRIC_NAMES.get(metric, f"{metric} ({metrics.better(metric)} is better)")
+        cells = [f"<th>{esc(title)}</th>"]
         cells += [td(format_value(metric, v), num=True, best=v == best) for v in values.values()]
         rows.append(cells)
     header = ["metric", *(esc(name) for name in columns)]
@@ -148,9 +152,9 @@ def render_report(
     params = sum(p.numel() for p in model.parameters())
     task = report.task
     if task == "denoise":
-        task = f"denoise ({config.task.noise})"
+        task = f"denoise ({config.task['noise']})"
     elif task == "superres":
-        task = f"super-resolution x{config.task.scale} ({config.task.downscale} downscaling)"
+        task = f"super-resolution x{config.task['scale']} ({config.task['downscale']} downscaling)"
     body = [
         f"<h1>{esc(loaded.path.name)}: {esc(config.model_name)}</h1>",
         f'<p class="sub">aekit report of the run in <code>{esc(loaded.path)}</code></p>',

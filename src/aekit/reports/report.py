@@ -23,7 +23,7 @@ import torch
 
 from aekit.core.spec import num_classes, spec_for
 from aekit.errors import AekitError
-from aekit.evaluation.evaluate import Baseline, EvalReport, evaluate_on, task_baselines, task_name
+from aekit.evaluation.evaluate import Baseline, EvalReport, evaluate_on, task_name
 from aekit.reports import figures as figs
 
 SEED = 0  # every random draw in a report (task noise, samples) comes from this: same run, same page
@@ -113,9 +113,9 @@ def build_report(
     after it: RUN/report/*.png). `limit` caps the test images scored and plotted; `data`
     names other data than the run's own (a run trained from Python records none); `dataset`
     lets a caller that already loaded the data pass it in."""
-    from aekit.modalities.images.tasks import build_task
+    from aekit.modalities import get_modality
     from aekit.reports.html import render_report
-    from aekit.runs import load_data
+    from aekit.runs import run_data
     from aekit.training.checkpoint import load_run
 
     started = time.perf_counter()
@@ -129,15 +129,15 @@ def build_report(
         raise AekitError(f"--nll-samples must be 0 (off) or more, got {nll_samples}")
     loaded = load_run(run_dir)
     if dataset is None:
-        changes: dict[str, Any] = {} if data is None else {"name": data}
-        if data_dir is not None:
-            changes["data_dir"] = str(data_dir)
-        dataset = load_data(loaded.config, **changes)
-    task = build_task(loaded.config.task)
+        dataset = run_data(loaded.config, data, data_dir)
+    modality = get_modality(loaded.config.modality)
+    task = modality.build_task(loaded.config.task)
     name = loaded.config.model_name
-    fitted = task_baselines(loaded.model, dataset, task)
-    report = evaluate_on(loaded.model, name, dataset, "test", task, limit=limit, fitted=fitted)
-    images = dataset.test.images[:limit]
+    fitted = modality.baselines(loaded.model, dataset, task)
+    report = evaluate_on(
+        loaded.model, name, dataset, "test", task, limit=limit, fitted=fitted, modality=modality
+    )
+    images = dataset.test.rows[:limit]
     labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
     if nll_samples:
         from aekit.latent.likelihood import importance_nll
@@ -259,20 +259,13 @@ def latent_figure(
     model: Any, name: str, data_name: str, images: np.ndarray, labels: Any, classes: Any
 ) -> Figure | None:
     from aekit.inference import embed
-    from aekit.latent.pca import PCA
+    from aekit.latent.plane import fit_plane
 
     codes = embed(model, images, labels=labels).reshape(len(images), -1)
     if codes.shape[1] < 2 or len(images) < 3:
         return None
-    if codes.shape[1] == 2:
-        points, axes, how = codes, ("z[0]", "z[1]"), "2-D codes"
-    else:
-        double = torch.from_numpy(codes).double()
-        points = PCA(2).fit(double).encode(double).numpy()
-        axes, how = (
-            ("principal axis 1", "principal axis 2"),
-            (f"{codes.shape[1]}-D codes, first two principal axes"),
-        )
+    plane = fit_plane(codes)
+    points, axes, how = plane.project(codes), plane.axes, plane.describe(codes.shape[1])
     what = "posterior means" if spec_for(model).variational else "codes"
     short = data_name.rsplit("/", 1)[-1]  # npz:/long/path/x.npz -> x.npz
     title = f"{name} {what} of {len(images)} {short} test images\n{how}"

@@ -44,14 +44,6 @@ def autocast(precision: str) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def to_model_input(batch_u8: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """uint8 (B, C, H, W) -> float32 in [0, 1], in the memory format the model runs in."""
-    x = batch_u8.float().div_(255.0)
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
-
-
 def choose_threads(requested: int | None = None) -> tuple[int, str]:
     """Torch threads for a training process (`aekit demo`, `aekit train --threads auto`), and
     why. Two threads on two cores that other CPU-bound jobs also use stall each other (each op

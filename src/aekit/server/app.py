@@ -116,7 +116,7 @@ def create_app(
         if e.code_shape is not None:
             prior = "prior N(0, I)" if e.has_prior else "Gaussian fitted to the training codes"
         return schemas.InfoOut(
-            run=e.run.path.name, model=e.run.config.model_name, task=e.run.config.task.name,
+            run=e.run.path.name, model=e.run.config.model_name, task=e.run.config.task["name"],
             dataset=e.dataset, image_shape=list(e.image_shape), output_shape=list(e.output_shape),
             latent=e.code_shape is not None,
             code_shape=None if e.code_shape is None else list(e.code_shape),

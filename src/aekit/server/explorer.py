@@ -30,6 +30,7 @@ from PIL import Image
 
 from aekit.core.spec import spec_for
 from aekit.errors import AekitError
+from aekit.latent.plane import Plane, axis_plane, fit_plane
 
 # Uploads: bytes and pixels beyond these are refused before any pixel is decoded.
 MAX_UPLOAD_BYTES = 5 * 2**20  # 5 MiB: far more than any image an autoencoder here takes
@@ -58,24 +59,6 @@ class TestImages:
 
 
 @dataclass
-class Projection:
-    """The pad's plane in code space: z = mean + u * components[0] + v * components[1].
-
-    For a 2-D code it is the identity (mean 0, unit axes), so the pad *is* the code; for longer
-    codes it is the plane of the first two principal components of the test codes through their
-    mean (the view `aekit latent-plot` draws), and the rows are orthonormal, so projecting a code
-    onto the pad is (z - mean) @ components.T."""
-
-    mean: np.ndarray  # (D,)
-    components: np.ndarray  # (2, D), orthonormal rows
-    axes: tuple[str, str]
-    explained: float | None = None  # share of the code variance the plane shows
-
-    def project(self, codes: np.ndarray) -> np.ndarray:
-        return ((codes - self.mean) @ self.components.T).astype(np.float32)
-
-
-@dataclass
 class Explorer:
     """A trained run, ready to answer the explorer page. Build it with `Explorer.load`."""
 
@@ -85,7 +68,9 @@ class Explorer:
     classes: tuple[str, ...] | None
     dataset: str | None
     test: TestImages | None
-    projection: Projection | None
+    # The pad's plane in code space (aekit.latent.plane): the code itself for a 2-D code, else
+    # the plane of the first two principal components of the test codes, as latent-plot draws.
+    projection: Plane | None
     notes: list[str] = field(default_factory=list)
     train_images: np.ndarray | None = None  # for the fitted code Gaussian of plain AEs
     train_labels: np.ndarray | None = None
@@ -102,15 +87,19 @@ class Explorer:
         The dataset is optional: when it cannot be loaded (a run trained from Python, data on
         another machine) the explorer still decodes codes and applies the model to uploads, and
         says in `notes` why the scatter and the test images are missing."""
-        from aekit.modalities.images.tasks import build_task
+        from aekit.modalities import get_modality
         from aekit.training.checkpoint import load_run
 
         if limit < 0:
             raise AekitError(f"limit must be >= 0 test images, got {limit}")
         run = load_run(run_dir)
+        if run.config.modality != "images":  # the page draws images and takes image uploads
+            raise AekitError(
+                f"the explorer shows image runs; {run_dir} is a {run.config.modality} run"
+            )
         run.model.eval()
-        task = build_task(run.config.task)
-        latent = run.config.task.name != "superres"
+        task = get_modality(run.config.modality).build_task(run.config.task)
+        latent = run.config.task["name"] != "superres"
         code_shape = tuple(run.model.code_shape) if latent else None
         explorer = cls(run, task, code_shape, None, run.config.data.name or None, None, None)
         if latent:
@@ -118,14 +107,13 @@ class Explorer:
         return explorer
 
     def _load_data(self, data_dir: str | Path | None, limit: int) -> None:
-        from aekit.runs import load_data
+        from aekit.runs import run_data
 
-        changes = {} if data_dir is None else {"data_dir": str(data_dir)}
         try:
-            dataset = load_data(self.run.config, **changes)
+            dataset = run_data(self.run.config, data_dir=data_dir)
         except AekitError as exc:
             self.notes.append(f"no test images: {exc}")
-            self.projection = identity_projection(self.code_dim)
+            self.projection = axis_plane(self.code_dim)
             return
         self.classes = dataset.classes
         self.dataset = dataset.name
@@ -134,21 +122,21 @@ class Explorer:
                 f"no test images: they are {dataset.image_shape}, the model takes "
                 f"{self.image_shape} (trained on patches?)"
             )
-            self.projection = identity_projection(self.code_dim)
+            self.projection = axis_plane(self.code_dim)
             return
         self.train_images, self.train_labels = dataset.train.images, dataset.train.labels
         images = dataset.test.images[:limit]
         labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
         if self.conditional and labels is None:
             self.notes.append("no test images: the test split has no labels for this cvae")
-            self.projection = identity_projection(self.code_dim)
+            self.projection = axis_plane(self.code_dim)
             return
         if len(images) == 0:
             self.notes.append("no test images: the limit is 0")
-            self.projection = identity_projection(self.code_dim)
+            self.projection = axis_plane(self.code_dim)
             return
         codes = self.encode_images(images, labels)
-        self.projection = fit_projection(codes)
+        self.projection = fit_plane(codes)
         self.test = TestImages(images, labels, codes, self.projection.project(codes))
 
     # ------------------------------------------------------------------ what the run is
@@ -189,7 +177,7 @@ class Explorer:
             "identity": ["reconstruct"],
             "denoise": ["add-noise-denoise", "denoise"],
             "superres": ["downscale-upscale", "upscale"],
-        }[self.run.config.task.name]
+        }[self.run.config.task["name"]]
 
     # ------------------------------------------------------------------ checks
 
@@ -286,12 +274,8 @@ class Explorer:
             eps = rng.standard_normal(self.code_dim)
         if self.has_prior:
             return eps.astype(np.float32), "prior N(0, I)"
-        dist = self.fitted_codes()
-        factor = torch.linalg.cholesky(
-            dist.cov + 1e-6 * torch.eye(self.code_dim, dtype=dist.cov.dtype)
-        )
-        z = dist.mean + factor @ torch.from_numpy(eps)
-        return z.float().numpy(), "Gaussian fitted to the training codes"
+        z = self.fitted_codes().from_standard(torch.from_numpy(eps)[None])
+        return z.reshape(-1).numpy(), "Gaussian fitted to the training codes"
 
     def fitted_codes(self):
         from aekit.latent.generation import fit_codes
@@ -309,31 +293,6 @@ class Explorer:
                         self.model, self.train_images, labels=self.train_labels
                     )
         return self._fitted
-
-
-def identity_projection(dim: int) -> Projection:
-    """The pad over the first two code numbers (a plane through 0) when no codes are known."""
-    components = np.zeros((2, dim), dtype=np.float32)
-    components[0, 0] = 1.0
-    if dim > 1:
-        components[1, 1] = 1.0
-    return Projection(np.zeros(dim, np.float32), components, ("z[0]", "z[1]"))
-
-
-def fit_projection(codes: np.ndarray) -> Projection:
-    """Identity for 2-D codes; the first two principal axes of `codes` otherwise."""
-    n, d = codes.shape
-    if d <= 2 or n < 3:
-        return identity_projection(d)
-    x = codes.astype(np.float64)
-    mean = x.mean(0)
-    cov = np.cov(x - mean, rowvar=False)
-    values, vectors = np.linalg.eigh(cov)  # ascending
-    order = np.argsort(values)[::-1][:2]
-    explained = float(values[order].sum() / max(values.clip(0).sum(), 1e-12))
-    components = vectors[:, order].T
-    return Projection(mean.astype(np.float32), components.astype(np.float32), ("PC 1", "PC 2"),
-                      explained)  # fmt: skip
 
 
 def png_bytes(image: np.ndarray) -> bytes:

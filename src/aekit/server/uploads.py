@@ -81,14 +81,14 @@ def apply(
     if action not in explorer.actions:
         raise ExplorerError(
             422,
-            f"action {action!r} does not suit this run (task {explorer.run.config.task.name!r});"
+            f"action {action!r} does not suit this run (task {explorer.task.config.name!r});"
             f" choose one of {', '.join(explorer.actions)}",
         )
     labels = explorer.check_label(label)
     if action == "add-noise-denoise":
         clean = read_upload(data, name, explorer.image_shape, resize)
         noise = task_noise(explorer.task)
-        x = torch.from_numpy(clean[None].astype(np.float32)) / 255.0
+        x = explorer.task.prepare(torch.from_numpy(clean[None]))
         noisy = noise(x, torch.Generator().manual_seed(seed))[0].numpy()
         noisy_u8 = np.rint(noisy.clip(0, 1) * 255).astype(np.uint8)
         out = explorer.run_model(noisy_u8[None], labels)[0]
@@ -100,9 +100,9 @@ def apply(
     if action == "downscale-upscale":
         from aekit.modalities.images.tasks import downscale
 
-        config = explorer.run.config.task
+        config = explorer.task.config
         original = read_upload(data, name, explorer.output_shape, resize)
-        x = torch.from_numpy(original[None].astype(np.float32)) / 255.0
+        x = explorer.task.prepare(torch.from_numpy(original[None]))
         small = downscale(x, config.scale, config.downscale)
         small_u8 = np.rint(small[0].numpy() * 255).astype(np.uint8)
         out = explorer.run_model(small_u8[None], labels)[0]
@@ -119,7 +119,7 @@ def apply(
     titles = {
         "reconstruct": ("your image", "reconstruction"),
         "denoise": ("your (noisy) image", "denoised"),
-        "upscale": ("your image", f"upscaled x{explorer.run.config.task.scale}"),
+        "upscale": ("your image", f"upscaled x{explorer.task.config.scale}"),
     }[action]
     return [Titled(titles[0], image), Titled(titles[1], out)]
 

@@ -367,7 +367,11 @@ def read_run_config(run_dir: Path):
     if not path.is_file():
         raise AekitError(f"{str(run_dir)!r} is not an aekit run directory (no {CONFIG})")
     # The same reader as --config files: nesting, huge integers and non-JSON values refused.
-    return from_dict(RunConfig, load_config_file(path), where="run")
+    config = from_dict(RunConfig, load_config_file(path), where="run")
+    # The task table is the run's modality's to check (config.py knows no modality).
+    from aekit.modalities import check_run_config
+
+    return check_run_config(config)
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:

@@ -4,9 +4,12 @@ The trainer knows one contract (DESIGN.md): ``out = model(x, y)`` and
 ``model.loss(out, target).loss.backward()``. Everything else is about doing that fast and
 reproducibly on a CPU:
 
-* images stay in memory as uint8 and each batch is gathered by index and scaled on the fly
-  (no DataLoader, no per-item Python); an epoch is n // batch_size full batches;
-* bf16 autocast and channels-last where they help (precision.py), losses in fp32;
+* the data stays in memory as its dataset stores it (``split.rows``) and each batch is gathered
+  by index (no DataLoader, no per-item Python); an epoch is n // batch_size full batches;
+* the task makes ``(inputs, target)`` of the raw batch: ``task(task.prepare(raw, config),
+  generator)``; a plain callable without `prepare` (`identity`, a hand-written task) gets the
+  default modality's (modalities/base.py `prepared_task`): the trainer never knows what a row is;
+* bf16 autocast where it helps (precision.py), losses in fp32;
 * every random draw comes from (seed, epoch): the batch order is a pure function of them, and
   the model's and the task's generators are reseeded per epoch and saved in checkpoints, so a
   resumed run is bitwise the run that was never stopped, whether Ctrl-C or SIGKILL stopped it
@@ -34,11 +37,11 @@ from tqdm import tqdm
 
 from aekit import __version__
 from aekit.atomic import write_json_atomic
-from aekit.config import DataConfig, RunConfig, TaskConfig, to_dict
+from aekit.config import DataConfig, RunConfig, to_dict
 from aekit.errors import AekitError
-from aekit.modalities.images.tasks import Task, identity
+from aekit.modalities import Task, identity, prepared_task, task_name
 from aekit.models import registered_name
-from aekit.runtime.precision import autocast, resolve_precision, to_model_input
+from aekit.runtime.precision import autocast, resolve_precision
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
@@ -90,25 +93,25 @@ class Accumulator:
 @torch.no_grad()
 def validation_losses(
     model: torch.nn.Module,
-    images: torch.Tensor,
+    rows: torch.Tensor,
     labels: torch.Tensor | None,
     task: Task,
     seed: int,
     precision: str,
-    channels_last: bool,
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Mean loss parts over a held-out set; the task's randomness is the same every epoch."""
+    """Mean loss parts over a held-out set; the task's randomness is the same every epoch.
+    `task` takes raw rows (`prepared_task`)."""
     model.eval()
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
     acc = Accumulator()
-    for start in range(0, images.shape[0], batch_size):
-        x = to_model_input(images[start : start + batch_size], channels_last)
+    for start in range(0, rows.shape[0], batch_size):
+        raw = rows[start : start + batch_size]
         y = labels[start : start + batch_size] if labels is not None else None
-        inputs, target = task(x, generator)
+        inputs, target = task(raw, generator)
         with autocast(precision):
             out = model(inputs, y)
-        acc.add(batch_losses(model, out, target), x.shape[0])
+        acc.add(batch_losses(model, out, target), raw.shape[0])
     return acc.means()
 
 
@@ -123,7 +126,7 @@ class FitResult:
 
 
 class Trainer:
-    """Train `model` on uint8 image arrays, writing a run directory when `out_dir` is given.
+    """Train `model` on a dataset's splits, writing a run directory when `out_dir` is given.
 
     >>> trainer = Trainer(model, TrainConfig(epochs=5), out_dir="runs/fm16")
     >>> result = trainer.fit(dataset.train, dataset.val)
@@ -144,6 +147,7 @@ class Trainer:
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.task = task
+        self.prepared = prepared_task(task, config)  # raw rows -> (inputs, target)
         self.progress = progress
         self.callbacks = list(callbacks)
         self.run_config = run_config
@@ -161,7 +165,8 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------------
 
     def fit(self, train, val=None, *, resume: bool = False) -> FitResult:
-        """Train on `train` (an ImageSet), validating on `val` each epoch if it is non-empty.
+        """Train on `train` (a dataset split: ``rows``, ``labels``), validating on `val` each
+        epoch if it is non-empty.
 
         Ctrl-C saves a checkpoint at the next step boundary and returns with `interrupted`;
         ``fit(..., resume=True)`` on the same out_dir continues bitwise where it stopped.
@@ -171,20 +176,21 @@ class Trainer:
 
     def _fit(self, train, val, resume: bool, stop: StopFlag) -> FitResult:
         cfg = self.config
-        images = torch.from_numpy(np.ascontiguousarray(train.images))  # (N, C, H, W) uint8
+        rows = torch.from_numpy(np.ascontiguousarray(train.rows))  # (N, ...) as stored
         labels = None if train.labels is None else torch.from_numpy(train.labels)
-        n = images.shape[0]
+        n = rows.shape[0]
         if n < 2:
-            raise AekitError(f"the training split has {n} images; training needs at least 2")
+            noun = getattr(train, "noun", "rows")
+            raise AekitError(f"the training split has {n} {noun}; training needs at least 2")
         has_val = val is not None and len(val) > 0
-        val_images = torch.from_numpy(np.ascontiguousarray(val.images)) if has_val else None
+        val_rows = torch.from_numpy(np.ascontiguousarray(val.rows)) if has_val else None
         val_labels = None
         if has_val and val.labels is not None:
             val_labels = torch.from_numpy(val.labels)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
 
-        # The last partial batch is dropped; it is a different set of images every epoch, and
+        # The last partial batch is dropped; it is a different set of rows every epoch, and
         # BatchNorm never sees a batch of one.
         steps_per_epoch = max(n // cfg.batch_size, 1)
         total_steps = steps_per_epoch * cfg.epochs
@@ -217,7 +223,7 @@ class Trainer:
             for step in range(first_step, steps_per_epoch):
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 global_step = epoch * steps_per_epoch + step
-                losses = self._step(images, labels, index, task_gen, total_steps, global_step)
+                losses = self._step(rows, labels, index, task_gen, total_steps, global_step)
                 loss = float(losses["loss"])
                 if state["first_loss"] is None:
                     state["first_loss"] = loss
@@ -247,8 +253,7 @@ class Trainer:
             row.update({f"train_{k}": v for k, v in acc.means().items()})
             if has_val:
                 val_means = validation_losses(
-                    self.model, val_images, val_labels, self.task, cfg.seed,
-                    self.precision, cfg.channels_last,
+                    self.model, val_rows, val_labels, self.prepared, cfg.seed, self.precision,
                 )  # fmt: skip
                 row.update({f"val_{k}": v for k, v in val_means.items()})
             row.update(
@@ -282,11 +287,10 @@ class Trainer:
         self._restore(best_weights)
         return FitResult(history, state["best"], precision=self.precision)
 
-    def _step(self, images, labels, index, task_gen, total_steps, global_step):
+    def _step(self, rows, labels, index, task_gen, total_steps, global_step):
         cfg = self.config
-        x = to_model_input(images[index], cfg.channels_last)
         y = labels[index] if labels is not None else None
-        inputs, target = self.task(x, task_gen)
+        inputs, target = self.prepared(rows[index], task_gen)
         lr = lr_at(global_step, total_steps, cfg)
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
@@ -309,8 +313,7 @@ class Trainer:
             model_name=registered_name(self.model),
             model=to_dict(self.model.config),
             data=DataConfig(name=""),  # unknown here: `aekit eval` will ask for --data
-            task=getattr(self.task, "config", None)
-            or TaskConfig(name=getattr(self.task, "__name__", "custom")),
+            task=to_dict(getattr(self.task, "config", None) or {"name": task_name(self.task)}),
         )
         config = replace(config, train=self.config, aekit_version=__version__)
         write_json_atomic(self.out_dir / ckpt.CONFIG, to_dict(config))

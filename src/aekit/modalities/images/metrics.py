@@ -12,10 +12,12 @@ largest odd window that fits, with sigma scaled alike.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
+
+from aekit.modalities.base import MetricMeans
+
+__all__ = ["METRICS", "MetricMeans", "bce", "image_metrics", "mse", "psnr", "ssim"]
 
 METRICS = ("mse", "bce", "psnr", "ssim")
 PSNR_CAP_DB = 100.0  # a perfect reconstruction would be +inf; cap it so means stay finite
@@ -75,19 +77,3 @@ def image_metrics(recon: torch.Tensor, target: torch.Tensor) -> dict[str, torch.
     """Every metric for a batch: name -> (B,) tensor."""
     return {"mse": mse(recon, target), "bce": bce(recon, target), "psnr": psnr(recon, target),
             "ssim": ssim(recon, target)}  # fmt: skip
-
-
-class MetricMeans:
-    """Running per-image sums; `means()` averages over every image seen."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.count = 0
-
-    def add(self, values: dict[str, torch.Tensor]) -> None:
-        for key, per_image in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(per_image.double().sum())
-        self.count += next(iter(values.values())).shape[0]
-
-    def means(self) -> dict[str, float]:
-        return {k: v / self.count if self.count else math.nan for k, v in self.sums.items()}

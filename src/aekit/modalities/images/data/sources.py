@@ -180,6 +180,16 @@ def _unknown(name: str) -> AekitError:
     )
 
 
+def claims(name: str) -> bool:
+    """Whether `name` means image data: a built-in name (or alias), ``folder:``/``npz:``, a
+    .npz/.npy path or an existing directory. `aekit.datasets` asks each modality this."""
+    raw = os.fspath(name)
+    if _canonical(raw) in SPECS or raw.startswith(("folder:", "npz:")):
+        return True
+    path = Path(raw).expanduser()
+    return path.suffix.lower() in (".npz", ".npy") or path.is_dir()
+
+
 def load_dataset(
     name: str,
     *,

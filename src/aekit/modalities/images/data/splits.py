@@ -19,11 +19,15 @@ Split rules (the same for every source, so runs are comparable):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from aekit.errors import AekitError
+from aekit.modalities.base import DatasetInfo
 from aekit.modalities.images.data.images import convert_channels, resize_images
+
+__all__ = ["Dataset", "DatasetInfo", "ImageSet", "check_split_args", "make_dataset"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,13 @@ class ImageSet:
 
     images: np.ndarray  # (N, C, H, W) uint8, C-contiguous
     labels: np.ndarray | None  # (N,) int64, or None for unlabeled data
+    noun: ClassVar[str] = "images"  # what a row is called in messages
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The raw rows the trainer gathers batches from (every split of every modality has
+        them): here the uint8 images, which the image tasks scale themselves."""
+        return self.images
 
     def __post_init__(self) -> None:
         # These are programming errors inside aekit (loaders build ImageSets), not user errors.
@@ -91,16 +102,6 @@ class Dataset:
     def num_classes(self) -> int | None:
         """Number of classes when known (labels then lie in range(num_classes))."""
         return None if self.classes is None else len(self.classes)
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """One row of `aekit datasets`: what a name means and whether it is available here."""
-
-    name: str
-    description: str
-    found: str | None  # where it is available without downloading, or None
-    how_to_get: str
 
 
 def check_split_args(
