@@ -7,6 +7,7 @@ import torch
 
 from aekit.errors import AekitError
 from aekit.models import MODELS, AEOutput, DiagonalGaussian, LossOutput, build_model
+from aekit.runtime import cpu_runtime
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
@@ -90,7 +91,7 @@ def test_one_training_step_moves_every_parameter(name):
     optimized = {id(p) for group in groups for p in group["params"]}
     before = {k: p.detach().clone() for k, p in model.named_parameters()}
     x, target = torch.rand(4, 1, 8, 8), torch.rand(4, *model.output_shape)
-    ctx = StepContext(optimizers, "fp32", None)
+    ctx = StepContext(optimizers, cpu_runtime("fp32"), None)
     losses = training_step(model, x, target, labels_for(model, 4), ctx)
     assert {"loss", "recon"} <= losses.keys()
     assert all(not v.requires_grad and torch.isfinite(v) for v in losses.values())

@@ -1,0 +1,94 @@
+"""Loss sums that stay on the device until a log point, and the validation pass.
+
+Every `float(loss)` makes the CPU wait for the device to finish all queued work, so a loop that
+reads its loss each step cannot queue step k+1 while step k runs (nanoGPT's comment at its log
+interval). `Accumulator` keeps each step's detached loss terms as device tensors and reads them
+back in one transfer when asked -- at log points, before every checkpoint, at an epoch's end --
+and then adds them up in Python floats in step order. The weighted terms are formed in float64,
+where `value * batch_size` of a float32 value is exact, so the sums, and the epoch metrics, are
+bit for bit those of a loop that read every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from aekit.runtime.precision import to_model_input
+from aekit.runtime.runtime import Runtime
+from aekit.training.batches import DeviceBatches, derived_seed
+from aekit.training.steps import batch_losses
+
+Reduce = Callable[[torch.Tensor], torch.Tensor]  # Runtime.all_reduce_sums
+
+
+class Accumulator:
+    """Sums of per-batch means weighted by batch size; `read()` and `means()` are the one
+    reduction point (through `reduce`, the runtime's all-reduce of sums)."""
+
+    def __init__(
+        self, sums: dict[str, float] | None = None, count: int = 0, reduce: Reduce | None = None
+    ) -> None:
+        self.sums = dict(sums or {})
+        self.count = count
+        self.reduce = reduce
+        self.pending: list[tuple[dict[str, torch.Tensor], int]] = []
+
+    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
+        """Note one batch's mean terms (0-dim tensors, left where they are) and its size."""
+        self.pending.append((values, n))
+
+    def read(self) -> list[dict[str, float]]:
+        """Read every pending batch back in one transfer, add it to the sums in order, and
+        return each batch's terms in order (the trainer checks each step's loss)."""
+        if not self.pending:
+            return []
+        keys = list(self.pending[0][0])
+        on_mps = self.pending[0][0][keys[0]].device.type == "mps"
+        dtype = torch.float32 if on_mps else torch.float64  # MPS has no float64
+        rows = torch.stack(  # (batches, terms), on the device the losses are on
+            [torch.stack([v[k].detach().reshape(()) for k in keys]) for v, _ in self.pending]
+        ).to(dtype)
+        if on_mps:
+            rows = rows.cpu()
+        sizes = torch.tensor([n for _, n in self.pending], dtype=torch.float64, device=rows.device)
+        table = torch.cat([rows.double() * sizes[:, None], sizes[:, None]], dim=1)
+        if self.reduce is not None:
+            table = self.reduce(table)
+        self.pending = []
+        batches = []
+        for *weighted, n in table.tolist():  # the one device-to-host transfer
+            for key, value in zip(keys, weighted, strict=True):
+                self.sums[key] = self.sums.get(key, 0.0) + value
+            self.count += int(n)
+            batches.append({key: value / n for key, value in zip(keys, weighted, strict=True)})
+        return batches
+
+    def means(self) -> dict[str, float]:
+        self.read()
+        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+@torch.no_grad()
+def validation_losses(
+    model: torch.nn.Module,
+    batches: DeviceBatches,
+    task,
+    seed: int,
+    runtime: Runtime,
+    channels_last: bool,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean loss parts over a held-out set; the task's randomness is the same every epoch."""
+    model.eval()
+    generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
+    acc = Accumulator(reduce=runtime.all_reduce_sums)
+    for start in range(0, len(batches), batch_size):
+        batch, y = batches.slice(start, start + batch_size)
+        x = to_model_input(batch, channels_last)
+        inputs, target = task(x, generator)
+        with runtime.autocast():
+            out = model(inputs, y)
+        acc.add(batch_losses(model, out, target), x.shape[0])
+    return acc.means()
