@@ -63,10 +63,11 @@ def checkpoint_step(run: Path, steps_per_epoch: int) -> int:
 
 
 def train_args(spec: dict, out: Path, resume: bool, precision: str = "fp32") -> list[str]:
+    # On the CPU even where a GPU is present: bitwise resumes need deterministic kernels.
     if resume:
-        return ["train", "--resume", "--out", str(out), "--no-progress"]
+        return ["train", "--resume", "--out", str(out), "--no-progress", "--device", "cpu"]
     return [
-        "train", "conv-ae", "--data", spec["data"], "--out", str(out),
+        "train", "conv-ae", "--data", spec["data"], "--out", str(out), "--device", "cpu",
         "--epochs", str(spec["epochs"]), "--batch-size", "16", "--latent-dim", "4",
         "--precision", precision, "--set", "model.channels=[8, 16]",
         "--set", f"train.checkpoint_every={spec['checkpoint_every']}", "--no-progress",

@@ -11,8 +11,6 @@ bit for bit those of a loop that read every step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from aekit.runtime.precision import to_model_input
@@ -20,19 +18,21 @@ from aekit.runtime.runtime import Runtime
 from aekit.training.batches import DeviceBatches, derived_seed
 from aekit.training.steps import batch_losses
 
-Reduce = Callable[[torch.Tensor], torch.Tensor]  # Runtime.all_reduce_sums
-
 
 class Accumulator:
     """Sums of per-batch means weighted by batch size; `read()` and `means()` are the one
-    reduction point (through `reduce`, the runtime's all-reduce of sums)."""
+    reduction point (with several processes, through `runtime.all_reduce_sums`)."""
 
     def __init__(
-        self, sums: dict[str, float] | None = None, count: int = 0, reduce: Reduce | None = None
+        self,
+        sums: dict[str, float] | None = None,
+        count: int = 0,
+        runtime: Runtime | None = None,
     ) -> None:
         self.sums = dict(sums or {})
         self.count = count
-        self.reduce = reduce
+        # One process has nothing to combine: skip the hook, and on a CPU the tensors too.
+        self.runtime = runtime if runtime is not None and runtime.world_size > 1 else None
         self.pending: list[tuple[dict[str, torch.Tensor], int]] = []
 
     def add(self, values: dict[str, torch.Tensor], n: int) -> None:
@@ -45,25 +45,32 @@ class Accumulator:
         if not self.pending:
             return []
         keys = list(self.pending[0][0])
-        on_mps = self.pending[0][0][keys[0]].device.type == "mps"
-        dtype = torch.float32 if on_mps else torch.float64  # MPS has no float64
-        rows = torch.stack(  # (batches, terms), on the device the losses are on
-            [torch.stack([v[k].detach().reshape(()) for k in keys]) for v, _ in self.pending]
-        ).to(dtype)
-        if on_mps:
-            rows = rows.cpu()
-        sizes = torch.tensor([n for _, n in self.pending], dtype=torch.float64, device=rows.device)
-        table = torch.cat([rows.double() * sizes[:, None], sizes[:, None]], dim=1)
-        if self.reduce is not None:
-            table = self.reduce(table)
+        table = self._table(keys)
         self.pending = []
         batches = []
-        for *weighted, n in table.tolist():  # the one device-to-host transfer
+        for *weighted, n in table:
             for key, value in zip(keys, weighted, strict=True):
                 self.sums[key] = self.sums.get(key, 0.0) + value
             self.count += int(n)
             batches.append({key: value / n for key, value in zip(keys, weighted, strict=True)})
         return batches
+
+    def _table(self, keys: list[str]) -> list[list[float]]:
+        """One row per pending batch: each term times the batch size, then the batch size."""
+        device = self.pending[0][0][keys[0]].device
+        if device.type == "cpu" and self.runtime is None:  # a CPU read waits for nothing
+            return [[float(v[k]) * n for k in keys] + [n] for v, n in self.pending]
+        dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        rows = torch.stack(  # (batches, terms), on the device the losses are on
+            [torch.stack([v[k].detach().reshape(()) for k in keys]) for v, _ in self.pending]
+        ).to(dtype)
+        if device.type == "mps":
+            rows = rows.cpu()
+        sizes = torch.tensor([n for _, n in self.pending], dtype=torch.float64, device=rows.device)
+        table = torch.cat([rows.double() * sizes[:, None], sizes[:, None]], dim=1)
+        if self.runtime is not None:
+            table = self.runtime.all_reduce_sums(table)
+        return table.tolist()  # the one device-to-host transfer
 
     def means(self) -> dict[str, float]:
         self.read()
@@ -83,7 +90,7 @@ def validation_losses(
     """Mean loss parts over a held-out set; the task's randomness is the same every epoch."""
     model.eval()
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
-    acc = Accumulator(reduce=runtime.all_reduce_sums)
+    acc = Accumulator(runtime=runtime)
     for start in range(0, len(batches), batch_size):
         batch, y = batches.slice(start, start + batch_size)
         x = to_model_input(batch, channels_last)

@@ -163,17 +163,16 @@ class Trainer:
 
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
-            reduce = self.runtime.all_reduce_sums
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
                 torch.manual_seed(derived_seed(cfg.seed, epoch, 1))  # every device's generator
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
-                acc = Accumulator(reduce=reduce)
+                acc = Accumulator(runtime=self.runtime)
             else:
                 fallback = derived_seed(cfg.seed, epoch, 4, first_step)
                 restored = self.runtime.restore_rng_states(state["rng"], fallback)
                 log.info(f"resumed at epoch {epoch + 1} step {first_step + 1}: {restored}")
                 task_gen.set_state(state["rng"]["rng.task"])
-                acc = Accumulator(state["sums"], state["count"], reduce)
+                acc = Accumulator(state["sums"], state["count"], self.runtime)
             order = batches.place(batch_order(n, cfg.seed, epoch))
             self.model.train()
             started = time.perf_counter()
