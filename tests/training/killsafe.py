@@ -132,8 +132,8 @@ def install_hooks(kill: dict, pipe: int, shared: mmap.mmap) -> None:
     step = Trainer._step
     first_step_at: list[float] = []
 
-    def counting_step(self, images, labels, index, task_gen, total_steps, global_step):
-        losses = step(self, images, labels, index, task_gen, total_steps, global_step)
+    def counting_step(self, batches, index, task_gen, total_steps, global_step):
+        losses = step(self, batches, index, task_gen, total_steps, global_step)
         now = time.monotonic()  # one clock for every process: comparable with the driver's
         first_step_at[:] = first_step_at or [now]
         spe = total_steps // self.config.epochs

@@ -6,7 +6,8 @@ interval). `Accumulator` keeps each step's detached loss terms as device tensors
 back in one transfer when asked -- at log points, before every checkpoint, at an epoch's end --
 and then adds them up in Python floats in step order. The weighted terms are formed in float64,
 where `value * batch_size` of a float32 value is exact, so the sums, and the epoch metrics, are
-bit for bit those of a loop that read every step.
+bit for bit those of a loop that read every step. On a CPU, where a read waits for nothing,
+the terms are read as plain floats instead: building the tensors cost about 1 ms a step.
 """
 
 from __future__ import annotations
