@@ -1,5 +1,10 @@
 """Using a trained image model on arrays: reconstruct, embed. Batched, no gradients, fp32 by
-default. Rows are uint8 images, scaled as the image modality's tasks scale them (`to_unit`)."""
+default. Rows are uint8 images, scaled as the image modality's tasks scale them (`to_unit`).
+
+They run where the model is (a model from `load_run` is on the CPU unless it was given a
+device), or on `device` when one is given, which moves the model there as `Module.to` does;
+arrays go in and come back on the host.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import numpy as np
 import torch
 
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.random import module_device
 from aekit.errors import AekitError
 from aekit.modalities.images.tasks import to_unit
+from aekit.runtime.device import resolve_device
 from aekit.runtime.precision import autocast
 
 
@@ -36,6 +43,15 @@ def batches(images_u8: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
         yield to_unit(tensor[start : start + batch_size])
 
 
+def placed(model: torch.nn.Module, device: str | torch.device | None) -> torch.device:
+    """The device inference runs on: `device` (the model moved there), else the model's."""
+    if device is None:
+        return module_device(model)
+    target = resolve_device(device)
+    model.to(target)
+    return target
+
+
 def labelled_batches(
     images_u8: np.ndarray, labels: np.ndarray | None, batch_size: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -53,14 +69,17 @@ def reconstruct(
     batch_size: int = 512,
     precision: str = "fp32",
     labels: np.ndarray | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Reconstructions (N, C, H, W) float32 in [0, 1] of uint8 images (N, C, H, W)."""
     check_fits(model, images_u8)
+    target = placed(model, device)
     model.eval()
     outputs = []
     for x, y in labelled_batches(images_u8, labels, batch_size):
-        with autocast(precision):
-            outputs.append(model(x, y).recon.float())
+        x, y = x.to(target), None if y is None else y.to(target)
+        with autocast(precision, target.type):
+            outputs.append(model(x, y).recon.float().cpu())
     return torch.cat(outputs).numpy()
 
 
@@ -72,15 +91,18 @@ def embed(
     sample: bool = False,
     generator: torch.Generator | None = None,
     labels: np.ndarray | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Codes (N, *code_shape) float32. Variational models give the posterior mean unless
-    `sample` is set (then one reparameterised draw per image)."""
+    `sample` is set (then one reparameterised draw per image, drawn on the generator's
+    device, so a seed gives the same codes wherever the model runs)."""
     check_fits(model, images_u8)
+    target = placed(model, device)
     model.eval()
     codes = []
     for x, y in labelled_batches(images_u8, labels, batch_size):
-        z = model.encode(x, y)
+        z = model.encode(x.to(target), None if y is None else y.to(target))
         if isinstance(z, DiagonalGaussian):
             z = z.sample(generator) if sample else z.mode()
-        codes.append(z.float())
+        codes.append(z.float().cpu())
     return torch.cat(codes).numpy()

@@ -6,6 +6,7 @@ either way leaves the same run directory (training/checkpoint.py) and can be res
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,8 @@ from aekit.datasets import modality_of
 from aekit.errors import AekitError
 from aekit.modalities import DEFAULT_MODALITY, Modality, get_modality
 from aekit.models import build_model, model_entry, spec_of
+from aekit.runtime.device import describe_device
+from aekit.runtime.runtime import Runtime
 from aekit.training import checkpoint as ckpt
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
 
@@ -115,10 +118,13 @@ def train_run(
     resume: bool = False,
     progress: bool = True,
     callbacks: Sequence[EpochCallback] = (),
+    device: str | torch.device = "auto",
 ) -> FitResult:
     """Train `config` into `out_dir`; with `resume`, continue the run already there (its own
     config.json wins, so a resumed run is the run that was started). `callbacks` run after
-    each epoch (the demo advances its overall progress bar with one)."""
+    each epoch (the demo advances its overall progress bar with one). `device` (auto, cpu,
+    cuda[:N], mps) is where this process trains, not part of the run: a resume may pick
+    another."""
     out = Path(out_dir)
     if resume:
         config = ckpt.read_run_config(out)
@@ -126,12 +132,15 @@ def train_run(
         raise AekitError(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
+    runtime = Runtime.create(device, config.train.precision)  # before the data: fail fast
+    if progress:
+        print(describe_device(device, runtime.device), file=sys.stderr)
     dataset = load_data(config)
     shape = get_modality(config.modality).data_shape(dataset)
     model, task = build_for_data(config, shape, class_count(dataset))
     config = replace(config, model=to_dict(model.config), task=to_dict(task.config))
     trainer = Trainer(
         model, config.train, out_dir=out, task=task, progress=progress, run_config=config,
-        callbacks=callbacks,
+        callbacks=callbacks, runtime=runtime,
     )  # fmt: skip
     return trainer.fit(dataset.train, dataset.val, resume=resume)

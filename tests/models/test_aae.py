@@ -8,6 +8,7 @@ import torch
 from aekit.errors import AekitError
 from aekit.modalities.images.data import ImageSet
 from aekit.models import build_model, spec_of
+from aekit.runtime import cpu_runtime
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers
 from aekit.training.trainer import Trainer
@@ -20,7 +21,7 @@ class RecordingContext(StepContext):
     """Notes which parameters each phase's update changed."""
 
     def __init__(self, model, optimizers) -> None:
-        super().__init__(optimizers, "fp32", None)
+        super().__init__(optimizers, cpu_runtime("fp32"), None)
         self.model, self.moved = model, {}
 
     def update(self, name, loss) -> None:

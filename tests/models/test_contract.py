@@ -17,6 +17,7 @@ from aekit.models import (
     spec_for,
     spec_of,
 )
+from aekit.runtime import cpu_runtime
 from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
@@ -108,7 +109,7 @@ def test_one_training_step_moves_every_parameter(name):
     before = {k: p.detach().clone() for k, p in model.named_parameters()}
     x, y = inputs_for(model, 4)
     target = torch.rand(4, *model.output_shape)
-    ctx = StepContext(optimizers, "fp32", None)
+    ctx = StepContext(optimizers, cpu_runtime("fp32"), None)
     losses = training_step(model, x, target, y, ctx)
     assert {"loss", "recon"} <= losses.keys()
     assert all(not v.requires_grad and torch.isfinite(v) for v in losses.values())

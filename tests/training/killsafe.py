@@ -63,10 +63,11 @@ def checkpoint_step(run: Path, steps_per_epoch: int) -> int:
 
 
 def train_args(spec: dict, out: Path, resume: bool, precision: str = "fp32") -> list[str]:
+    # On the CPU even where a GPU is present: bitwise resumes need deterministic kernels.
     if resume:
-        return ["train", "--resume", "--out", str(out), "--no-progress"]
+        return ["train", "--resume", "--out", str(out), "--no-progress", "--device", "cpu"]
     return [
-        "train", "conv-ae", "--data", spec["data"], "--out", str(out),
+        "train", "conv-ae", "--data", spec["data"], "--out", str(out), "--device", "cpu",
         "--epochs", str(spec["epochs"]), "--batch-size", "16", "--latent-dim", "4",
         "--precision", precision, "--set", "model.channels=[8, 16]",
         "--set", f"train.checkpoint_every={spec['checkpoint_every']}", "--no-progress",
@@ -131,8 +132,8 @@ def install_hooks(kill: dict, pipe: int, shared: mmap.mmap) -> None:
     step = Trainer._step
     first_step_at: list[float] = []
 
-    def counting_step(self, images, labels, index, task_gen, total_steps, global_step):
-        losses = step(self, images, labels, index, task_gen, total_steps, global_step)
+    def counting_step(self, batches, index, task_gen, total_steps, global_step):
+        losses = step(self, batches, index, task_gen, total_steps, global_step)
         now = time.monotonic()  # one clock for every process: comparable with the driver's
         first_step_at[:] = first_step_at or [now]
         spe = total_steps // self.config.epochs

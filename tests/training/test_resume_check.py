@@ -127,6 +127,10 @@ def edit_tensors(change):
     [
         (lambda t: t.pop("rng.task"), "no rng.task tensor"),
         (lambda t: t.update({"rng.torch": torch.zeros(3)}), "rng.torch is not a random"),
+        # a CUDA generator's state is 16 bytes; its form is checked even on a CPU machine
+        (lambda t: t.update({"rng.cuda": torch.zeros(8, dtype=torch.uint8)}), "rng.cuda is not"),
+        (lambda t: t.update({"rng.cuda": torch.zeros(16)}), "rng.cuda is not a random"),
+        (lambda t: t.update({"rng.mps": torch.zeros((2, 2), dtype=torch.uint8)}), "rng.mps is not"),
         (lambda t: t.pop("optim.main.0.exp_avg"), "parameter 0 lacks its exp_avg state"),
         (lambda t: t.update({"optim.main.0.momentum": torch.zeros(1)}), "no slot of this run's"),
         (lambda t: t.update({"optim.main.x.step": torch.zeros(())}), "no slot of this run's"),
@@ -142,6 +146,10 @@ def edit_tensors(change):
 def test_bad_optimizer_tensors_are_refused(change, fragment: str) -> None:
     with pytest.raises(AekitError, match=fragment):
         check(*edit_tensors(change))
+
+
+def test_a_checkpoint_from_a_gpu_passes_on_any_machine() -> None:
+    check(*edit_tensors(lambda t: t.update({"rng.cuda": torch.zeros(16, dtype=torch.uint8)})))
 
 
 # ------------------------------------------------------------------------------ the property

@@ -63,6 +63,13 @@ def train(
         bool, typer.Option(help="Load data, build the model, print the plan; train nothing.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    device: Annotated[
+        str,
+        typer.Option(
+            help="auto, cpu, cuda, cuda:N or mps; auto takes CUDA, then MPS, then the CPU. "
+            "Not saved with the run: it may resume on another device."
+        ),
+    ] = "auto",
     threads: Annotated[
         str | None,
         typer.Option(
@@ -98,7 +105,7 @@ def train(
             run_config = read_run_config(out)
         describe_plan(run_config, out)
         return
-    result = train_run(run_config, out, resume=resume, progress=progress)
+    result = train_run(run_config, out, resume=resume, progress=progress, device=device)
     if result.interrupted:
         typer.echo(
             f"interrupted: checkpoint saved; continue with: aekit train --resume --out {out} "

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from aekit.core.random import randn
+
 
 class DiagonalGaussian:
     """q(z|x) with ``mean`` and ``logvar`` of the same shape (B, *latent_shape)."""
@@ -28,10 +30,9 @@ class DiagonalGaussian:
         return torch.exp(0.5 * self.logvar)
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Reparameterised sample mean + std * eps, differentiable in mean and logvar."""
-        eps = torch.randn(
-            self.mean.shape, generator=generator, dtype=self.mean.dtype, device=self.mean.device
-        )
+        """Reparameterised sample mean + std * eps, differentiable in mean and logvar; eps is
+        drawn on the generator's device and moved beside the mean (core/random.py)."""
+        eps = randn(self.mean.shape, generator, self.mean.device, self.mean.dtype)
         return self.mean + self.std * eps
 
     def mode(self) -> torch.Tensor:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from aekit.core.random import module_device
 from aekit.errors import AekitError
 from aekit.inference import embed
 
@@ -80,10 +81,12 @@ def perturb_codes(
 def decode_codes(
     model: torch.nn.Module, codes: torch.Tensor, labels: np.ndarray | None = None
 ) -> torch.Tensor:
-    """(n, C, H, W) in [0, 1]; conditional models decode each code with its label."""
+    """(n, C, H, W) in [0, 1] on the CPU, decoded where the model is; conditional models decode
+    each code with its label."""
     model.eval()
+    device = module_device(model)
     y = None if labels is None else torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    return model.decode(codes, y).float()
+    return model.decode(codes.to(device), None if y is None else y.to(device)).float().cpu()
 
 
 def interpolate_codes(

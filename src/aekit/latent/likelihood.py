@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aekit.core.random import module_device, randn
 from aekit.errors import AekitError
 from aekit.inference import check_fits, labelled_batches
 from aekit.models.variational import VariationalAutoencoder
@@ -53,16 +54,20 @@ def importance_nll(
         raise AekitError(f"--nll-samples must be >= 1, got {k}")
     check_fits(model, images_u8)
     model.eval()
+    # Draws on a CPU generator, then moved to the model's device: the same seed gives the same
+    # estimate wherever the model runs (up to the device's rounding).
+    device = module_device(model)
     generator = torch.Generator().manual_seed(seed)
     nll_sum = neg_elbo_sum = 0.0
     for x, y in labelled_batches(images_u8, labels, batch_size):
-        x = torch.bernoulli(x, generator=generator)  # dynamic binarization
+        x = torch.bernoulli(x, generator=generator).to(device)  # dynamic binarization
+        y = None if y is None else y.to(device)
         posterior = model.encode(x, y)
         mean, logvar = posterior.mean.float().flatten(1), posterior.logvar.float().flatten(1)
         log_weights = []
         for start in range(0, k, chunk):
             n = min(chunk, k - start)
-            eps = torch.randn(n, *mean.shape, generator=generator)
+            eps = randn((n, *mean.shape), generator, device)
             z = mean + (0.5 * logvar).exp() * eps  # (n, B, D)
             ys = None if y is None else y.repeat(n)  # matches z.flatten(0, 1): sample-major
             logits = model.decode_logits(z.flatten(0, 1), ys).float()  # (n * B, C, H, W)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from aekit.core.random import module_device, randn
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
@@ -87,9 +88,11 @@ class AAE(Autoencoder):
 
         with ctx.autocast():
             z = self.encode(inputs)  # the updated encoder's codes, (B, latent_dim)
-            prior = torch.randn_like(z, dtype=torch.float32)  # global RNG: seeded per epoch
+            # The device's global RNG: seeded per epoch, its state kept in checkpoints.
+            prior = randn(z.shape, None, z.device, torch.float32)
             logits = self.discriminator(torch.cat([prior.to(z.dtype), z.detach()])).float()
-        is_prior = torch.cat([torch.ones(len(z)), torch.zeros(len(z))]).view(-1, 1)
+        is_prior = torch.zeros_like(logits)  # (2B, 1) beside the logits: prior draws first
+        is_prior[: len(z)] = 1.0
         disc = F.binary_cross_entropy_with_logits(logits, is_prior)
         ctx.update("disc", disc)
 
@@ -111,4 +114,5 @@ class AAE(Autoencoder):
         """n images decoded from z ~ N(0, I), the prior the codes were matched to."""
         if y is not None:
             raise AekitError("AAE is not conditional: it takes no label")
-        return self.decode(torch.randn(n, self.config.latent_dim, generator=generator))
+        z = randn((n, self.config.latent_dim), generator, module_device(self))
+        return self.decode(z)

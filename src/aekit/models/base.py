@@ -16,6 +16,7 @@ from torch import nn
 
 from aekit.core.outputs import AEOutput, LossOutput
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.random import module_device
 from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 from aekit.models.losses import reconstruction_loss
@@ -55,8 +56,9 @@ class Autoencoder(nn.Module):
         self.eval()  # BatchNorm cannot take a batch of one in training mode
         try:
             with torch.no_grad():
-                probe = torch.zeros(1, *self.config.image_shape)
-                label = torch.zeros(1, dtype=torch.long)  # conditional models need one
+                device = module_device(self)  # a model on a GPU (or meta) probes there
+                probe = torch.zeros(1, *self.config.image_shape, device=device)
+                label = torch.zeros(1, dtype=torch.long, device=device)  # conditional models
                 z = self.encode(probe, label if spec_for(self).conditional else None)
         finally:
             self.train(was_training)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.random import module_device
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import check_image_shape, check_latent_dim, check_size, check_widths
@@ -130,7 +131,7 @@ class CVAE(VariationalAutoencoder):
                 "cvae is conditioned on labels and got none: use it on a labelled dataset "
                 "split, or `aekit sample --label`"
             )
-        y = torch.as_tensor(y)
+        y = torch.as_tensor(y, device=module_device(self))  # a CPU label for a GPU model
         bad = (y < 0) | (y >= self.config.num_classes)
         if bool(bad.any()):
             last = self.config.num_classes - 1

@@ -14,6 +14,7 @@ import torch
 
 from aekit.core.outputs import AEOutput, LossOutput
 from aekit.core.posterior import DiagonalGaussian
+from aekit.core.random import module_device, randn
 from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 from aekit.models.base import Autoencoder
@@ -55,7 +56,7 @@ class VariationalAutoencoder(Autoencoder):
         self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """n images decoded from z ~ N(0, I), the prior: (n, C, H, W) in [0, 1]."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator)
+        z = randn((n, self.config.latent_dim), generator, module_device(self))
         if y is not None and not spec_for(self).conditional:
             raise AekitError(f"{type(self).__name__} is not conditional: it takes no label")
         return self.decode(z, y)

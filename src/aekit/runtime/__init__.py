@@ -1,1 +1,26 @@
-"""Where training runs: device, precision, threads (and, next, the process group)."""
+"""Where training runs: device, precision, threads, and the process group.
+
+The seam (DESIGN.md "Runtime"): the trainer never names a device type or a process count; it
+asks a `Runtime` (runtime.py) for
+
+* `device`: where the model, its optimizer state and each batch live (device.py resolves
+  `--device auto|cpu|cuda|cuda:N|mps` and refuses devices the machine lacks);
+* `precision` and `autocast()`: bf16 autocast where that device multiplies bf16 natively
+  (precision.py), resolved once per device type, so "auto" means the right thing everywhere;
+* `rank`, `world_size`, `is_writer`: one process today (rank 0 of 1, the writer);
+* `all_reduce_grads(params)`, called by `StepContext.update` (training/steps.py) between every
+  backward pass and its clip and optimizer step -- including each phase of a model with several
+  optimizers -- and `all_reduce_sums(tensor)` on the loss sums at each log point, and
+  `barrier()`: no-ops here. Data-parallel training (torchrun) only has to implement these three
+  and build a Runtime from the environment; the loop already calls them where it must;
+* `rng_states()` / `restore_rng_states()`: the global generators a checkpoint keeps (the CPU's
+  always, CUDA's or MPS's when training there), so a run resumes on another device type.
+
+Random draws in models and latent code go through `aekit.core.random.randn`: made on the
+generator's device, then moved, so a CPU generator seeds the same numbers on any device.
+"""
+
+from aekit.runtime.device import resolve_device
+from aekit.runtime.runtime import Runtime, cpu_runtime
+
+__all__ = ["Runtime", "cpu_runtime", "resolve_device"]

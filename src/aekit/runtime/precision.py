@@ -1,7 +1,9 @@
-"""Precision and memory-format choices for CPU training.
+"""Precision and memory-format choices, per device type.
 
-bf16 autocast pays off only where the CPU multiplies bf16 natively (AVX512-BF16 or AMX); on
-other CPUs it emulates and is slower than fp32, so "auto" looks at the CPU flags.
+bf16 autocast pays off only where the hardware multiplies bf16 natively: on a CPU that means
+AVX512-BF16 or AMX (elsewhere it is emulated and slower than fp32), so "auto" looks at the CPU
+flags; on CUDA, Ampere and newer (`torch.cuda.is_bf16_supported` without emulation); on Apple's
+MPS "auto" stays fp32, whose bf16 kernels are neither complete nor faster across torch versions.
 """
 
 from __future__ import annotations
@@ -30,17 +32,23 @@ def cpu_has_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-def resolve_precision(precision: str) -> str:
-    """'auto' -> 'bf16' or 'fp32' for this machine; explicit choices pass through."""
-    if precision == "auto":
+def resolve_precision(precision: str, device_type: str = "cpu") -> str:
+    """'auto' -> 'bf16' or 'fp32' for this machine's `device_type`; explicit choices pass
+    through."""
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
+    if device_type == "cpu":
         return "bf16" if cpu_has_bf16() else "fp32"
-    return precision
+    return "fp32"
 
 
-def autocast(precision: str) -> contextlib.AbstractContextManager:
-    """The forward-pass context: bf16 autocast or nothing. Losses are computed in fp32 outside."""
+def autocast(precision: str, device_type: str = "cpu") -> contextlib.AbstractContextManager:
+    """The forward-pass context: bf16 autocast on `device_type`, or nothing. Losses are computed
+    in fp32 outside."""
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

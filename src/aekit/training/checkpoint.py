@@ -5,9 +5,11 @@ A run directory holds
     config.json                  model name and config, data, training and task settings
     model.safetensors            the weights to use: best validation loss so far
     checkpoint.safetensors       everything needed to resume: weights, optimizer state, RNG
-                                 states, and (in its JSON metadata) the trainer's position and
-                                 history; rewritten at each epoch end (and every
-                                 train.checkpoint_every steps, and on Ctrl-C)
+                                 states (the task's and torch's CPU generator always, the
+                                 training device's own as rng.cuda or rng.mps), and (in its
+                                 JSON metadata) the trainer's position and history; rewritten
+                                 at each epoch end (and every train.checkpoint_every steps, and
+                                 on Ctrl-C)
     checkpoint.prev.safetensors  the checkpoint before that one, kept as a fallback
     metrics.jsonl                one JSON line per finished epoch
 
@@ -23,6 +25,10 @@ copy that flips bits: a checkpoint that fails its hash on resume is set aside as
 Before a new checkpoint replaces the newest, the newest is hard-linked (or copied) to
 ``checkpoint.prev.safetensors``, so at every moment ``checkpoint.safetensors`` exists.
 Nothing here unpickles: a checkpoint is tensors and JSON and can never run code.
+
+Files hold CPU tensors whatever device trained them; loading moves them to the model's device
+(parameters via load_state_dict, optimizer slots via Optimizer.load_state_dict), so a run
+trained on a GPU loads, resumes and evaluates on a CPU and the other way round.
 """
 
 from __future__ import annotations
@@ -145,15 +151,16 @@ def load_tensors(
 
 
 def training_tensors(
-    model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer], task_gen: torch.Generator
+    model: torch.nn.Module,
+    optimizers: dict[str, torch.optim.Optimizer],
+    rng: dict[str, torch.Tensor],
 ) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
-    """The tensors of a checkpoint (weights, optimizer slots, RNG states) and the optimizers'
-    JSON part, which goes into the metadata."""
+    """The tensors of a checkpoint (weights, optimizer slots, the `rng.*` generator states the
+    trainer passes) and the optimizers' JSON part, which goes into the metadata."""
     optim_tensors, optim_meta = optimizers_state(optimizers)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update(optim_tensors)
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.task"] = task_gen.get_state()
+    tensors.update(rng)
     return tensors, optim_meta
 
 
@@ -374,9 +381,13 @@ def read_run_config(run_dir: Path):
     return check_run_config(config)
 
 
-def load_run(run_dir: str | os.PathLike) -> Run:
-    """Rebuild a run's model from config.json + model.safetensors alone (no pickle, no code)."""
+def load_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> Run:
+    """Rebuild a run's model from config.json + model.safetensors alone (no pickle, no code),
+    on `device` (auto, cpu, cuda[:N], mps; whichever device trained it)."""
     from aekit.models import build_model  # here: models import config, which imports training
+    from aekit.runtime.device import resolve_device
+
+    target = resolve_device(device)  # a device the machine lacks fails before any reading
 
     path = Path(run_dir)
     config = read_run_config(path)
@@ -385,5 +396,5 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     if not weights.is_file():
         raise AekitError(f"run {str(path)!r} has no {WEIGHTS} yet: train it (or --resume it)")
     load_weights(model, weights)
-    model.eval()
+    model.to(target).eval()
     return Run(path=path, config=config, model=model, metrics=read_metrics(path))

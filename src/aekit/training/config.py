@@ -19,7 +19,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # small nets on small images overfit little; decay only slows them
     optimizer: str = "adamw"  # adamw | adam | rmsprop (the lesson's VAE) | sgd
     schedule: str = "cosine"  # constant | cosine (per step, no restarts)
-    precision: str = "auto"  # auto = bf16 autocast where the CPU has bf16 instructions, else fp32
+    precision: str = "auto"  # auto = bf16 autocast where the device runs bf16 natively, else fp32
     channels_last: bool = True  # NHWC convolutions: about 2x faster on this CPU in fp32 and bf16
     patience: int | None = None  # stop after this many epochs without a better validation loss
     grad_clip: float | None = None  # max global gradient norm; None = no clipping
@@ -28,6 +28,11 @@ class TrainConfig:
     # loses at most that many; None = at epoch ends only. Each save writes the weights and
     # optimizer state (about 3x the model's size), so every few hundred steps costs little.
     checkpoint_every: int | None = None
+    # Read the loss back to Python every this many steps (and always before a checkpoint and at
+    # an epoch's end), checking each step's loss in order then. None = per device: every step
+    # on a CPU, where a read costs nothing, every 10 on a GPU, where each read makes the CPU
+    # wait for the queued kernels. Changes no number, only how soon a divergence is noticed.
+    log_every: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -42,6 +47,7 @@ class TrainConfig:
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0"),
             (self.seed >= 0, "seed must be >= 0"),  # numpy's SeedSequence takes no negatives
             (self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every >= 1"),
+            (self.log_every is None or self.log_every >= 1, "log_every must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:

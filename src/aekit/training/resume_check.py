@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from aekit.errors import AekitError, first_line
+from aekit.runtime.runtime import CUDA_RNG_BYTES, DEVICE_RNG_KEYS
 from aekit.training.checkpoint import optimizer_tensors
 
 POSITION_KEYS = ("epoch", "step", "sums", "count")
@@ -98,6 +99,17 @@ def _rng_problem(tensors: dict[str, torch.Tensor]) -> str | None:
         except (RuntimeError, TypeError) as exc:
             first = first_line(exc)
             return f"{key} is not a random generator state ({first})"
+    # A device's generator state (saved when training there) cannot be tried on a machine
+    # without that device; its form can: a flat byte string, 16 bytes for CUDA's Philox.
+    for key in DEVICE_RNG_KEYS.values():
+        state = tensors.get(key)
+        if state is None:
+            continue
+        fits = state.dtype == torch.uint8 and state.dim() == 1 and state.numel() > 0
+        if key == "rng.cuda":
+            fits = fits and state.numel() == CUDA_RNG_BYTES
+        if not fits:
+            return f"{key} is not a random generator state ({state.dtype} {tuple(state.shape)})"
     return None
 
 

@@ -5,8 +5,10 @@ whose objective has several players -- an adversarial autoencoder updates its au
 discriminator and its encoder-as-generator in turn, each with its own optimizer -- declares
 `optimizer_groups()` and runs the phases itself in `training_step(inputs, target, y, ctx)`.
 `StepContext` is all it gets: autocast, and `update(name, loss)` which zeroes that optimizer's
-gradients, backpropagates, clips and steps. The trainer still never names a model family, and
-precision, clipping, schedules and checkpoints stay in one place for every model.
+gradients, backpropagates, all-reduces the gradients through the runtime (a no-op with one
+process), clips and steps. The trainer still never names a model family, and precision, device,
+clipping, schedules and checkpoints stay in one place for every model: since every backward pass
+of every model goes through `update`, data-parallel training only fills in the runtime's hooks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from aekit.runtime.precision import autocast
+from aekit.runtime.runtime import Runtime
 from aekit.training.config import TrainConfig
 
 DEFAULT_GROUP = "main"  # the name of the only optimizer of a model without optimizer_groups()
@@ -55,19 +57,21 @@ class StepContext:
     """What a model's `training_step` may use: autocast and one `update` per optimizer."""
 
     optimizers: dict[str, torch.optim.Optimizer]
-    precision: str
+    runtime: Runtime
     grad_clip: float | None
 
     def autocast(self) -> AbstractContextManager:
-        return autocast(self.precision)
+        return self.runtime.autocast()
 
     def update(self, name: str, loss: torch.Tensor) -> None:
-        """One phase: zero this optimizer's gradients, backpropagate `loss`, clip, step."""
+        """One phase: zero this optimizer's gradients, backpropagate `loss`, all-reduce the
+        gradients over processes, clip, step."""
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.runtime.all_reduce_grads(params)  # before clipping: every rank clips the same
         if self.grad_clip is not None:
-            params = [p for group in optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         optimizer.step()
 

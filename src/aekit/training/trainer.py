@@ -2,22 +2,27 @@
 
 The trainer knows one contract (DESIGN.md): ``out = model(x, y)`` and
 ``model.loss(out, target).loss.backward()``. Everything else is about doing that fast and
-reproducibly on a CPU:
+reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless told otherwise):
 
-* the data stays in memory as its dataset stores it (``split.rows``) and each batch is gathered
-  by index (no DataLoader, no per-item Python); an epoch is n // batch_size full batches;
+* the data stays as its dataset stores it (``split.rows``: uint8 arrays, token windows...), on
+  the device when it fits (batches.py), and each batch is gathered by index (no DataLoader, no
+  per-item Python); an epoch is n // batch_size full batches;
 * the task makes ``(inputs, target)`` of the raw batch: ``task(task.prepare(raw, config),
   generator)``; a plain callable without `prepare` (`identity`, a hand-written task) gets the
   default modality's (modalities/base.py `prepared_task`): the trainer never knows what a row is;
-* bf16 autocast where it helps (precision.py), losses in fp32;
+* bf16 autocast where the device runs it natively (precision.py), losses in fp32; losses are
+  read back to Python only every `train.log_every` steps and before every checkpoint
+  (metrics.py), so a GPU is never made to wait for the CPU each step;
 * every random draw comes from (seed, epoch): the batch order is a pure function of them, and
   the model's and the task's generators are reseeded per epoch and saved in checkpoints, so a
   resumed run is bitwise the run that was never stopped, whether Ctrl-C or SIGKILL stopped it
-  (checkpoint.py keeps the newest good checkpoint on disk at every moment);
+  (checkpoint.py keeps the newest good checkpoint on disk at every moment); the device is not
+  part of the run, so a run may resume on another device (Runtime.restore_rng_states says
+  what carries over);
 * a loss, validation loss or weight that turns NaN or infinite stops the run before anything
   non-finite is saved, naming the step (a diverging learning rate ends that way too);
 * batch sampling (`batch_order`) and metric reduction (`Accumulator`) each live in one place,
-  which is where data-parallel training will shard and all-reduce.
+  which is where data-parallel training will shard and all-reduce (the runtime's hooks).
 """
 
 from __future__ import annotations
@@ -31,7 +36,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -41,12 +45,16 @@ from aekit.config import DataConfig, RunConfig, to_dict
 from aekit.errors import AekitError
 from aekit.modalities import Task, identity, prepared_task, task_name
 from aekit.models import registered_name
-from aekit.runtime.precision import autocast, resolve_precision
+from aekit.runtime.runtime import Runtime, cpu_runtime
 from aekit.training import checkpoint as ckpt
+from aekit.training.batches import DeviceBatches, batch_order, derived_seed
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
+from aekit.training.metrics import Accumulator, validation_losses
 from aekit.training.resume_check import check_resume_state
-from aekit.training.steps import StepContext, batch_losses, build_optimizers, training_step
+from aekit.training.steps import StepContext, build_optimizers, training_step
+
+__all__ = ["Accumulator", "EpochCallback", "FitResult", "Trainer", "batch_order", "derived_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -56,63 +64,11 @@ log = logging.getLogger(__name__)
 EpochCallback = Callable[[dict[str, Any], torch.nn.Module], None]
 
 
-def derived_seed(seed: int, *parts: int) -> int:
-    """A distinct 63-bit seed for each (seed, epoch, stream) so streams never overlap."""
-    return int(np.random.SeedSequence([seed, *parts]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def batch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The permutation of n training indices for one epoch: a pure function of (seed, epoch)."""
-    generator = torch.Generator().manual_seed(derived_seed(seed, epoch, 0))
-    return torch.randperm(n, generator=generator)
-
-
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     if config.schedule == "constant":
         return config.lr
     progress = min(step / max(total_steps - 1, 1), 1.0)  # cosine: lr -> 5% of lr at the end
     return config.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-class Accumulator:
-    """Sums of per-batch means weighted by batch size; `means()` is the one reduction point."""
-
-    def __init__(self, sums: dict[str, float] | None = None, count: int = 0) -> None:
-        self.sums = dict(sums or {})
-        self.count = count
-
-    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
-        for key, value in values.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value) * n
-        self.count += n
-
-    def means(self) -> dict[str, float]:
-        return {k: v / max(self.count, 1) for k, v in self.sums.items()}
-
-
-@torch.no_grad()
-def validation_losses(
-    model: torch.nn.Module,
-    rows: torch.Tensor,
-    labels: torch.Tensor | None,
-    task: Task,
-    seed: int,
-    precision: str,
-    batch_size: int = 1024,
-) -> dict[str, float]:
-    """Mean loss parts over a held-out set; the task's randomness is the same every epoch.
-    `task` takes raw rows (`prepared_task`)."""
-    model.eval()
-    generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
-    acc = Accumulator()
-    for start in range(0, rows.shape[0], batch_size):
-        raw = rows[start : start + batch_size]
-        y = labels[start : start + batch_size] if labels is not None else None
-        inputs, target = task(raw, generator)
-        with autocast(precision):
-            out = model(inputs, y)
-        acc.add(batch_losses(model, out, target), raw.shape[0])
-    return acc.means()
 
 
 @dataclass
@@ -130,6 +86,9 @@ class Trainer:
 
     >>> trainer = Trainer(model, TrainConfig(epochs=5), out_dir="runs/fm16")
     >>> result = trainer.fit(dataset.train, dataset.val)
+
+    The model (and with it its optimizer state) moves to `runtime.device`; without a runtime it
+    trains on this CPU, its precision resolved from `config.precision`.
     """
 
     def __init__(
@@ -142,8 +101,20 @@ class Trainer:
         progress: bool = True,
         callbacks: Sequence[EpochCallback] = (),
         run_config: RunConfig | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
-        self.model = model
+        self.runtime = runtime if runtime is not None else cpu_runtime(config.precision)
+        if config.precision != "auto" and self.runtime.precision != config.precision:
+            raise AekitError(
+                f"train.precision is {config.precision} but the runtime was made for "
+                f"{self.runtime.precision}; build it with Runtime.create(device, precision)"
+            )
+        self.precision = self.runtime.precision
+        # Free where a CPU read is free (CPU ops are synchronous); on a GPU each read drains
+        # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
+        # message names exactly, and always before anything is saved.
+        self.log_every = config.log_every or (1 if self.runtime.device.type == "cpu" else 10)
+        self.model = model.to(self.runtime.device)
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.task = task
@@ -151,11 +122,10 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.run_config = run_config
-        self.precision = resolve_precision(config.precision)
         # One optimizer unless the model declares several groups (steps.py); each group's lr is
         # the schedule's lr times the group's scale.
         self.optimizers, self.lr_scales = build_optimizers(model, config)
-        self.step_context = StepContext(self.optimizers, self.precision, config.grad_clip)
+        self.step_context = StepContext(self.optimizers, self.runtime, config.grad_clip)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -175,18 +145,14 @@ class Trainer:
             return self._fit(train, val, resume, stop)
 
     def _fit(self, train, val, resume: bool, stop: StopFlag) -> FitResult:
-        cfg = self.config
-        rows = torch.from_numpy(np.ascontiguousarray(train.rows))  # (N, ...) as stored
-        labels = None if train.labels is None else torch.from_numpy(train.labels)
-        n = rows.shape[0]
+        cfg, device = self.config, self.runtime.device
+        n = len(train.rows)
         if n < 2:
             noun = getattr(train, "noun", "rows")
             raise AekitError(f"the training split has {n} {noun}; training needs at least 2")
+        batches = DeviceBatches(train.rows, train.labels, device)  # (N, ...) as stored
         has_val = val is not None and len(val) > 0
-        val_rows = torch.from_numpy(np.ascontiguousarray(val.rows)) if has_val else None
-        val_labels = None
-        if has_val and val.labels is not None:
-            val_labels = torch.from_numpy(val.labels)
+        val_batches = DeviceBatches(val.rows, val.labels, device) if has_val else None
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
 
@@ -204,14 +170,16 @@ class Trainer:
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
-                torch.manual_seed(derived_seed(cfg.seed, epoch, 1))
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1))  # every device's generator
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
-                acc = Accumulator()
+                acc = Accumulator(runtime=self.runtime)
             else:
-                torch.set_rng_state(state["rng"]["torch"])
-                task_gen.set_state(state["rng"]["task"])
-                acc = Accumulator(state["sums"], state["count"])
-            order = batch_order(n, cfg.seed, epoch)
+                fallback = derived_seed(cfg.seed, epoch, 4, first_step)
+                restored = self.runtime.restore_rng_states(state["rng"], fallback)
+                log.info(f"resumed at epoch {epoch + 1} step {first_step + 1}: {restored}")
+                task_gen.set_state(state["rng"]["rng.task"])
+                acc = Accumulator(state["sums"], state["count"], self.runtime)
+            order = batches.place(batch_order(n, cfg.seed, epoch))
             self.model.train()
             started = time.perf_counter()
             seen = 0
@@ -223,20 +191,15 @@ class Trainer:
             for step in range(first_step, steps_per_epoch):
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 global_step = epoch * steps_per_epoch + step
-                losses = self._step(rows, labels, index, task_gen, total_steps, global_step)
-                loss = float(losses["loss"])
-                if state["first_loss"] is None:
-                    state["first_loss"] = loss
-                problem = divergence(loss, state["first_loss"])
-                if problem is not None:
-                    bar.close()
-                    self._diverged(problem, epoch, step)
+                losses = self._step(batches, index, task_gen, total_steps, global_step)
                 acc.add(losses, index.shape[0])
                 seen += index.shape[0]
-                rate = seen / max(time.perf_counter() - started, 1e-9)
-                bar.set_postfix(loss=f"{loss:.4g}", img_s=f"{rate:,.0f}")
                 bar.update(1)
-                if stop.requested or self._checkpoint_due(global_step, step, steps_per_epoch):
+                save = stop.requested or self._checkpoint_due(global_step, step, steps_per_epoch)
+                if save or (global_step + 1) % self.log_every == 0 or step + 1 == steps_per_epoch:
+                    rate = seen / max(time.perf_counter() - started, 1e-9)
+                    self._read_losses(acc, state, bar, rate, epoch, step, steps_per_epoch)
+                if save:
                     self._check_weights(epoch, step)
                     position = {"epoch": epoch, "step": step + 1, "sums": acc.sums,
                                 "count": acc.count}  # fmt: skip
@@ -253,8 +216,8 @@ class Trainer:
             row.update({f"train_{k}": v for k, v in acc.means().items()})
             if has_val:
                 val_means = validation_losses(
-                    self.model, val_rows, val_labels, self.prepared, cfg.seed, self.precision,
-                )  # fmt: skip
+                    self.model, val_batches, self.prepared, cfg.seed, self.runtime
+                )
                 row.update({f"val_{k}": v for k, v in val_means.items()})
             row.update(
                 lr=self.optimizer.param_groups[0]["lr"],  # the lr of the epoch's last step
@@ -270,7 +233,7 @@ class Trainer:
             if improved:
                 state["best"], state["since_best"] = monitored, 0
                 best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                if self.out_dir is not None:
+                if self.out_dir is not None and self.runtime.is_writer:
                     with ckpt.resume_hint(self.out_dir):
                         ckpt.save_tensors_atomic(self.out_dir / ckpt.WEIGHTS, best_weights)
             else:
@@ -287,21 +250,43 @@ class Trainer:
         self._restore(best_weights)
         return FitResult(history, state["best"], precision=self.precision)
 
-    def _step(self, rows, labels, index, task_gen, total_steps, global_step):
+    def _step(self, batches, index, task_gen, total_steps, global_step):
         cfg = self.config
-        y = labels[index] if labels is not None else None
-        inputs, target = self.prepared(rows[index], task_gen)
+        raw, y = batches.gather(index)  # rows as stored, and labels, on the device
+        inputs, target = self.prepared(raw, task_gen)
         lr = lr_at(global_step, total_steps, cfg)
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scales[name]
         return training_step(self.model, inputs, target, y, self.step_context)
 
+    def _read_losses(self, acc, state, bar, rate, epoch, step, steps_per_epoch) -> None:
+        """Read the steps since the last read back (one device sync) and check each one's loss
+        in order, so a divergence names the step where it happened, not where it was read."""
+        read = acc.read()
+        first = step + 1 - len(read)
+        for offset, losses in enumerate(read):
+            loss = losses["loss"]
+            if state["first_loss"] is None:
+                state["first_loss"] = loss
+            problem = divergence(loss, state["first_loss"])
+            if problem is not None:
+                bar.close()
+                where = epoch * steps_per_epoch + first + offset
+                self._diverged(problem, epoch, first + offset, self._lr(where, steps_per_epoch))
+        if read:
+            bar.set_postfix(loss=f"{read[-1]['loss']:.4g}", img_s=f"{rate:,.0f}")
+
+    def _lr(self, global_step: int, steps_per_epoch: int) -> float:
+        """The first optimizer's learning rate at `global_step`."""
+        total = steps_per_epoch * self.config.epochs
+        return lr_at(global_step, total, self.config) * next(iter(self.lr_scales.values()))
+
     # -- state ---------------------------------------------------------------------------------
 
     def _write_run_config(self) -> None:
         """config.json: what load_run needs to rebuild the model, and what made it."""
-        if self.out_dir is None:
+        if self.out_dir is None or not self.runtime.is_writer:
             return
         if (self.out_dir / ckpt.CONFIG).exists():
             raise AekitError(
@@ -344,7 +329,7 @@ class Trainer:
             **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
             "since_best": meta["since_best"], "best_weights": best,
             "first_loss": meta.get("first_loss"),
-            "rng": {"torch": tensors["rng.torch"], "task": tensors["rng.task"]},
+            "rng": {k: v for k, v in tensors.items() if k.startswith("rng.")},
         }  # fmt: skip
 
     def _checkpoint_due(self, global_step: int, step: int, steps_per_epoch: int) -> bool:
@@ -354,13 +339,15 @@ class Trainer:
         return every is not None and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch
 
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
-        if self.out_dir is None:
+        if self.out_dir is None or not self.runtime.is_writer:
             return
-        tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, task_gen)
+        rng = {**self.runtime.rng_states(), "rng.task": task_gen.get_state()}
+        tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, rng)
         meta = {
             "position": position, "history": history, "best": state["best"],
             "since_best": state["since_best"], "optimizers": optim_meta,
             "precision": self.precision, "first_loss": state["first_loss"],
+            "device": self.runtime.device.type,  # for the record: resume may use another
         }  # fmt: skip
         ckpt.save_checkpoint(self.out_dir, tensors, meta, history)
 
@@ -375,8 +362,9 @@ class Trainer:
             self.model.load_state_dict(best_weights)
         self.model.eval()
 
-    def _diverged(self, what: str, epoch: int, step: int) -> None:
-        """Stop with the last good checkpoint kept; `step` -1 means the end of the epoch."""
+    def _diverged(self, what: str, epoch: int, step: int, lr: float | None = None) -> None:
+        """Stop with the last good checkpoint kept; `step` -1 means the end of the epoch; `lr`
+        is the learning rate of that step (default: the last step's)."""
         kept = ""
         if self.out_dir is not None and (self.out_dir / ckpt.CHECKPOINT).is_file():
             kept = f"; the last good checkpoint in {str(self.out_dir)!r} is kept"
@@ -385,7 +373,7 @@ class Trainer:
             # --out can be used again with a lower learning rate.
             (self.out_dir / ckpt.CONFIG).unlink(missing_ok=True)
             kept = "; nothing was saved"
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self.optimizer.param_groups[0]["lr"] if lr is None else lr
         where = f"after epoch {epoch + 1}" if step < 0 else f"at epoch {epoch + 1} step {step + 1}"
         raise AekitError(
             f"training diverged: {what} {where} "

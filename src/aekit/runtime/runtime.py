@@ -1,0 +1,116 @@
+"""`Runtime`: the one object the trainer asks where and how it runs. See the package docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import torch
+
+from aekit.errors import AekitError, first_line
+from aekit.runtime.device import resolve_device
+from aekit.runtime.precision import autocast, resolve_precision
+
+# Checkpoint keys of torch's global generator states: the CPU's is always saved; a device's own
+# generator (what `torch.randn(..., device=...)` without a generator draws from) only when the
+# run trains there. Philox, CUDA's generator, keeps a seed and an offset: 16 bytes.
+CPU_RNG_KEY = "rng.torch"
+DEVICE_RNG_KEYS = {"cuda": "rng.cuda", "mps": "rng.mps"}
+CUDA_RNG_BYTES = 16
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where one training process runs: its device, its resolved precision, its place among
+    the processes of a run (one process today), and the collective operations the trainer calls
+    at the points where several processes would have to agree."""
+
+    device: torch.device
+    precision: str  # resolved for the device: "fp32" or "bf16", never "auto"
+    rank: int = 0
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise AekitError(f"a runtime's precision is fp32 or bf16, got {self.precision!r}")
+        if not 0 <= self.rank < self.world_size:
+            raise AekitError(f"rank {self.rank} is outside a world of {self.world_size}")
+
+    @classmethod
+    def create(cls, device: str | torch.device = "cpu", precision: str = "auto") -> Runtime:
+        """A one-process runtime on `device` (auto, cpu, cuda[:N], mps), `precision` resolved for
+        that device's type (precision.py)."""
+        resolved = resolve_device(device)
+        return cls(resolved, resolve_precision(precision, resolved.type))
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this process writes the run directory: rank 0 alone, so N processes leave
+        the files one process would."""
+        return self.rank == 0
+
+    def autocast(self) -> AbstractContextManager:
+        """The forward pass's context for this device type and precision."""
+        return autocast(self.precision, self.device.type)
+
+    # -- collectives: no-ops with one process; data-parallel training fills these in ---------
+
+    def all_reduce_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Average the gradients of `params` over processes, between backward and clipping (so
+        every rank clips and steps on the same gradient). Parameters without a gradient (frozen
+        for this phase) are to be skipped."""
+
+    def all_reduce_sums(self, tensor: torch.Tensor) -> torch.Tensor:
+        """`tensor` summed over processes (loss sums and counts at a log point); the input as is
+        with one process."""
+        return tensor
+
+    def barrier(self) -> None:
+        """Wait until every process gets here (around the writer's checkpoint saves)."""
+
+    # -- random generator states for checkpoints ----------------------------------------------
+
+    def rng_states(self) -> dict[str, torch.Tensor]:
+        """torch's global generator states to checkpoint: the CPU's, and this device's own."""
+        states = {CPU_RNG_KEY: torch.get_rng_state()}
+        if self.device.type == "cuda":
+            states[DEVICE_RNG_KEYS["cuda"]] = torch.cuda.get_rng_state(self.device)
+        elif self.device.type == "mps":
+            states[DEVICE_RNG_KEYS["mps"]] = torch.mps.get_rng_state()
+        return states
+
+    def restore_rng_states(self, states: dict[str, torch.Tensor], fallback_seed: int) -> str:
+        """Put back what `rng_states` saved, as far as this device can use it, and say what.
+
+        The CPU state is always restored (batch order, task noise and the CPU draws do not
+        depend on the device). This device's own state is restored when the checkpoint has one,
+        that is when it was written on the same device type; a checkpoint from another device
+        type has none, and then this device's generator is seeded with `fallback_seed` (the
+        trainer derives it from the run's seed and position), so the resumed run is reproducible
+        though not the numbers an unstopped run would have drawn -- which no resume on other
+        hardware could promise anyway, since its kernels round differently.
+        """
+        torch.set_rng_state(states[CPU_RNG_KEY])
+        key = DEVICE_RNG_KEYS.get(self.device.type)
+        if key is None:
+            return "the CPU random state"
+        state = states.get(key)
+        try:
+            if state is None:
+                seed = torch.cuda.manual_seed if key == "rng.cuda" else torch.mps.manual_seed
+                seed(fallback_seed)
+                return f"the CPU random state; {key} absent, so {self.device.type} was reseeded"
+            if key == "rng.cuda":
+                torch.cuda.set_rng_state(state, self.device)
+            else:
+                torch.mps.set_rng_state(state)
+        except RuntimeError as exc:
+            kind = self.device.type
+            raise AekitError(f"{key} is not a {kind} random state ({first_line(exc)})") from None
+        return f"the CPU and {self.device.type} random states"
+
+
+def cpu_runtime(precision: str = "auto") -> Runtime:
+    """The runtime of `Trainer(model, config)` from Python: this CPU, one process."""
+    return Runtime.create("cpu", precision)
