@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from aekit import __version__
 from aekit.config import RunConfig, to_dict
@@ -133,8 +134,8 @@ def train_run(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
     runtime = Runtime.create(device, config.train.precision)  # before the data: fail fast
-    if progress:
-        print(describe_device(device, runtime.device), file=sys.stderr)
+    if progress:  # through tqdm, so a progress bar around this call (the demo's) stays whole
+        tqdm.write(describe_device(device, runtime.device), file=sys.stderr)
     dataset = load_data(config)
     shape = get_modality(config.modality).data_shape(dataset)
     model, task = build_for_data(config, shape, class_count(dataset))
