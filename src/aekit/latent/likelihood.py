@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from aekit.core.random import module_device, randn
+from aekit.core.spec import spec_for
 from aekit.errors import AekitError
 from aekit.inference import check_fits, labelled_batches
-from aekit.models.variational import VariationalAutoencoder
 
 
 def gaussian_log_density(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -41,7 +41,7 @@ def importance_nll(
 
     Memory stays bounded: at most `batch_size * chunk` images are decoded at once.
     """
-    if not isinstance(model, VariationalAutoencoder):
+    if not spec_for(model).variational:
         raise AekitError(
             "likelihoods need a model with a posterior q(z|x) (vae, conv-vae, cvae); "
             f"{type(model).__name__} has none"
