@@ -138,3 +138,9 @@ def test_aekit_models_lists_capabilities_and_presets(run_cli):
     assert "[prior, own training step]" in lines["aae"] and "variational" not in lines["aae"]
     assert lines["vae"].endswith("[variational, prior]; presets: lesson")
     assert lines["conv-ae"].endswith("; presets: lesson") and "[" not in lines["ae"]
+
+
+def test_a_spec_imports_only_aekit_modules():
+    lazy = spec(model="os:system", config="aekit.models.ae:AEConfig")  # nothing imported yet
+    with pytest.raises(AekitError, match=r"'aekit.module:Name', got 'os:system'"):
+        _ = lazy.model_class

@@ -24,8 +24,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 # The decoded <img>'s pixels, drawn into a canvas: what the user sees, not just its URL.
+# The decoded image's RGBA bytes, or null while a newer image is still loading (the pad keeps
+# sending decodes as the pointer moves, so the <img> can change between two evaluations).
 PIXELS = """() => {
   const img = document.getElementById("decoded");
+  if (!img.complete || img.naturalWidth === 0) return null;
   const canvas = document.createElement("canvas");
   canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
   const ctx = canvas.getContext("2d");
@@ -101,7 +104,7 @@ def test_moving_across_the_pad_changes_the_decoded_image(page, servers, artifact
     for fx, fy in [(0.1, 0.1), (0.5, 0.5), (0.9, 0.9), (0.1, 0.9)]:
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=4)
         src = wait_for_new_image(page, src)
-        seen.append(np.array(page.evaluate(PIXELS)))
+        seen.append(np.array(page.wait_for_function(PIXELS).json_value()))
     assert seen[0].size == 16 * 16 * 4
     assert any(np.abs(seen[0] - other).sum() > 0 for other in seen[1:])
     assert page.inner_text("#zline").startswith("z = [")

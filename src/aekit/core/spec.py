@@ -17,10 +17,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import importlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -154,11 +154,17 @@ class ModelSpec:
 
 
 def resolve(ref: type | str) -> type:
-    """A class, or the class that "package.module:Name" names (imported now)."""
+    """A class, or the class that "aekit.module:Name" names (imported now).
+
+    Only aekit's own modules: the strings are written in models/specs.py, never read from a
+    file (config.json names a family, which is looked up in SPECS), and the prefix check keeps
+    it so even if a spec were built from data."""
     if not isinstance(ref, str):
         return ref
     module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    if not module.startswith("aekit.") or not name:
+        raise AekitError(f"a model spec names its classes as 'aekit.module:Name', got {ref!r}")
+    return getattr(import_module(module), name)
 
 
 SPECS: dict[str, ModelSpec] = {}
