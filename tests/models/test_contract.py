@@ -1,5 +1,9 @@
 """One contract over every registered model (DESIGN.md principle 10), each run from its own
-spec: its tiny config, its dummy inputs, and flags that must tell the truth."""
+spec: its tiny config, its dummy inputs, and flags that must tell the truth.
+
+Image models take (B, C, H, W) pixels and give images; token models (modality "melody") take
+(B, T) tokens, are scored against them, and give (B, T, V) probabilities. The few checks that
+only mean something for images (image shapes, the lesson's networks) run on image models."""
 
 from __future__ import annotations
 
@@ -22,9 +26,14 @@ from aekit.training.config import TrainConfig
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
 
+def images(name: str) -> bool:
+    return spec_of(name).modality == "images"
+
+
 def tiny(name: str, shape=(1, 8, 8)) -> dict:
-    """The spec's tiny config at an image shape (every family takes images today)."""
-    return {**spec_of(name).tiny, "image_shape": list(shape)}
+    """The spec's tiny config, at an image shape for image models."""
+    extra = {"image_shape": list(shape)} if images(name) else {}
+    return {**spec_of(name).tiny, **extra}
 
 
 def inputs_for(model, n: int):
@@ -32,7 +41,32 @@ def inputs_for(model, n: int):
     return spec_for(model).dummy_inputs(n, model.config)
 
 
+def target_for(model, x: torch.Tensor) -> torch.Tensor:
+    """What the loss compares the output with: any image of the output's shape, or (tokens)
+    the input sequence itself."""
+    if images(spec_for(model).name):
+        return torch.rand(x.shape[0], *model.output_shape)
+    return x
+
+
+def recon_shape(model, n: int) -> tuple[int, ...]:
+    """An image batch, or one distribution over the vocabulary per step for token models."""
+    extra = () if images(spec_for(model).name) else (model.config.vocab_size,)
+    return (n, *model.output_shape, *extra)
+
+
+def check_outputs(model, samples: torch.Tensor) -> None:
+    """Pixels in [0, 1], or tokens of the vocabulary."""
+    if images(spec_for(model).name):
+        assert float(samples.min()) >= 0 and float(samples.max()) <= 1
+    else:
+        assert samples.dtype == torch.int64
+        assert int(samples.min()) >= 0 and int(samples.max()) < model.config.vocab_size
+
+
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8), (1, 27, 19)]
+# Image models at every image shape; token models at their own sequence length only.
+CASES = [(n, s) for n in sorted(MODELS) for s in (SHAPES if images(n) else [None])]
 
 
 def test_every_model_has_a_tiny_config():
@@ -46,24 +80,28 @@ def test_every_spec_makes_dummy_inputs_its_model_takes(name):
     spec = spec_of(name)
     model = build_model(name, tiny(name))
     x, y = spec.dummy_inputs(3, model.config)
-    assert x.shape == (3, *model.config.image_shape)
+    if images(name):
+        assert x.shape == (3, *model.config.image_shape)
+    else:
+        assert x.shape == (3, model.config.seq_len)
+        check_outputs(model, x)
     assert (y is not None) == spec.conditional
     if y is not None:
         assert y.dtype == torch.int64 and y.tolist() == [0, 1, 2]
-    assert model(x, y).recon.shape == (3, *model.output_shape)
+    assert model(x, y).recon.shape == recon_shape(model, 3)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name, shape", CASES, ids=str)
 def test_interface_shapes(name, shape):
     torch.manual_seed(0)
     model = build_model(name, tiny(name, shape))
     x, y = inputs_for(model, 5)
-    assert x.shape == (5, *shape)
-    target = torch.rand(5, *model.output_shape)
+    if shape is not None:
+        assert x.shape == (5, *shape)
+    target = target_for(model, x)
     out = model(x, y)
     assert isinstance(out, AEOutput)
-    assert out.recon.shape == target.shape
+    assert out.recon.shape == recon_shape(model, 5)
     assert float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
     z = model.encode(x, y)
     if isinstance(z, DiagonalGaussian):  # variational: the posterior, with its mean as the code
@@ -73,7 +111,7 @@ def test_interface_shapes(name, shape):
         assert out.posterior is None
     assert z.shape == (5, *model.code_shape)
     assert model.code_dim == (4 if name != "sr" else 8 * shape[1] * shape[2])
-    assert model.decode(z, y).shape == target.shape
+    assert model.decode(z, y).shape == recon_shape(model, 5)
     result = model.loss(out, target)
     assert isinstance(result, LossOutput)
     assert result.loss.dim() == 0 and "recon" in result.parts
@@ -86,7 +124,7 @@ def test_loss_is_a_batch_mean_of_pixel_sums(name):
     torch.manual_seed(0)
     model = build_model(name, tiny(name)).eval()
     x, y = inputs_for(model, 6)
-    t = torch.rand(6, *model.output_shape)
+    t = target_for(model, x)
     whole = model.loss(model(x, y), t).loss
     halves = [
         model.loss(model(x[i : i + 3], None if y is None else y[i : i + 3]), t[i : i + 3]).loss
@@ -108,7 +146,7 @@ def test_one_training_step_moves_every_parameter(name):
     optimized = {id(p) for group in groups for p in group["params"]}
     before = {k: p.detach().clone() for k, p in model.named_parameters()}
     x, y = inputs_for(model, 4)
-    target = torch.rand(4, *model.output_shape)
+    target = target_for(model, x)
     ctx = StepContext(optimizers, cpu_runtime("fp32"), None)
     losses = training_step(model, x, target, y, ctx)
     assert {"loss", "recon"} <= losses.keys()
@@ -140,7 +178,7 @@ def test_capability_flags_tell_the_truth(name):
         generator = torch.Generator().manual_seed(0)
         samples = model.sample(3, y, generator=generator)
         assert samples.shape == (3, *model.output_shape)
-        assert float(samples.min()) >= 0 and float(samples.max()) <= 1
+        check_outputs(model, samples)
         if not spec.conditional:
             with pytest.raises(AekitError, match="not conditional"):
                 model.sample(3, torch.zeros(3, dtype=torch.long))

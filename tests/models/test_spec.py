@@ -30,7 +30,7 @@ from aekit.models.vae import CVAE, VAE, CVAEConfig
 
 
 def test_the_registry_lists_every_family_in_order():
-    assert list(SPECS) == ["ae", "conv-ae", "sr", "vae", "conv-vae", "cvae", "aae"]
+    assert list(SPECS) == ["ae", "conv-ae", "sr", "vae", "conv-vae", "cvae", "aae", "melody-vae"]
     assert list(MODELS) == list(DESCRIPTIONS) == list(PRESETS) == list(SPECS)
 
 

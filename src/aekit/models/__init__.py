@@ -2,7 +2,8 @@
 
     specs.py     every family's ModelSpec: the one place that names them (torch-free)
     registry.py  build_model, model_entry, preset, registered_name; MODELS and friends as views
-    ae.py conv_ae.py sr.py vae.py aae.py   the families; base.py, variational.py, losses.py
+    ae.py conv_ae.py sr.py vae.py aae.py melody_vae.py   the families; base.py, variational.py,
+                 losses.py (base.py and variational.py assume images; melody_vae.py does not)
 
 Importing this package registers every spec but imports no torch: the registry's names are
 looked up on first use (PEP 562), so `aekit models` lists the families without loading torch.

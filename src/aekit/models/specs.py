@@ -84,6 +84,73 @@ AAE = ModelSpec(
     own_training_step=True,  # three phases, three optimizers
 )
 
-FAMILIES = (AE, CONV_AE, SR, VAE, CONV_VAE, CVAE, AAE)
+
+def random_tokens(n: int, config, generator=None):
+    """(n, seq_len) long tokens in [0, vocab_size): any token model's input (torch imported
+    here, on first use, so that this module stays torch-free)."""
+    import torch
+
+    return torch.randint(0, config.vocab_size, (n, config.seq_len), generator=generator)
+
+
+MELODY_TINY = {  # sized (with the tiny preset's lr) to overfit 64 windows in 200-350 steps
+    "embed_dim": 16, "enc_hidden": 32, "dec_hidden": 128, "dec_layers": 1, "latent_dim": 4,
+    "max_beta": 0.05, "beta_warmup_steps": 100, "sampling_schedule": "constant",
+    "sampling_rate": 0.0, "dropout": 0.0,
+}  # fmt: skip
+
+MELODY_VAE = ModelSpec(
+    name="melody-vae",
+    model="aekit.models.melody_vae:MelodyVAE",
+    config="aekit.models.melody_vae:MelodyVAEConfig",
+    description="MusicVAE-style melody VAE: BiLSTM encoder, LSTM decoder, scheduled sampling",
+    tiny=MELODY_TINY,
+    modality="melody",
+    variational=True,
+    has_prior=True,
+    make_inputs=random_tokens,
+    presets={
+        # tests: teacher forcing only; overfits 64 windows in a few hundred full-batch steps
+        "tiny": {
+            **{f"model.{k}": v for k, v in MELODY_TINY.items()},
+            "train.batch_size": 64,
+            "train.lr": 2e-2,
+            "train.grad_clip": 1.0,
+            "train.schedule": "constant",
+        },
+        # the defaults, with the training they were sized for (about an hour on 2 CPU cores)
+        "cpu": {
+            "train.batch_size": 256,
+            "train.lr": 1e-3,
+            "train.grad_clip": 1.0,
+            "train.epochs": 30,
+        },
+        # Magenta's cat-mel_2bar_small (magenta/models/music_vae/configs.py, and lstm_models /
+        # base_model get_default_hparams): z_size 256, enc_rnn_size [512], dec_rnn_size
+        # [256, 256], free_bits 0, max_beta 0.2, beta_rate 0.99999, inverse_sigmoid sampling at
+        # rate 1000, batch 512, Adam lr 1e-3 (decaying to 1e-5), grad_clip 1.0, no dropout.
+        # MusicVAE feeds one-hot tokens (90 wide), so embed_dim 90; its beta ramp
+        # 1 - 0.99999**step has time constant 100k steps, here a linear ramp of that length.
+        "magenta-small": {
+            "model.embed_dim": 90,
+            "model.enc_hidden": 512,
+            "model.enc_layers": 1,
+            "model.dec_hidden": 256,
+            "model.dec_layers": 2,
+            "model.latent_dim": 256,
+            "model.max_beta": 0.2,
+            "model.beta_warmup_steps": 100_000,
+            "model.free_nats": 0.0,
+            "model.sampling_schedule": "inverse_sigmoid",
+            "model.sampling_rate": 1000.0,
+            "model.dropout": 0.0,
+            "train.batch_size": 512,
+            "train.lr": 1e-3,
+            "train.grad_clip": 1.0,
+        },
+    },  # fmt: skip
+)
+
+FAMILIES = (AE, CONV_AE, SR, VAE, CONV_VAE, CVAE, AAE, MELODY_VAE)
 for _spec in FAMILIES:
     register(_spec)
