@@ -240,6 +240,10 @@ def set_threads(threads: str | None) -> None:
 
     from aekit.runtime.precision import choose_threads
 
+    if threads is None and int(os.environ.get("WORLD_SIZE", "1") or "1") > 1:
+        # torchrun's ranks share the cores: one thread each (torchrun's own OMP default)
+        torch.set_num_threads(1)
+        return
     if threads is None:
         cores = torch.get_num_threads()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

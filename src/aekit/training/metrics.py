@@ -87,14 +87,26 @@ def validation_losses(
     batch_size: int = 1024,
 ) -> dict[str, float]:
     """Mean loss parts over a held-out set; the task's randomness is the same every epoch.
-    `task` takes raw rows (modalities' `prepared_task`)."""
+    `task` takes raw rows (modalities' `prepared_task`).
+
+    With several processes each rank makes every batch's pairs (so the task's draws are those
+    of one process) and scores its own slice of them; the sums are all-reduced, so the means
+    are over the whole set. A rank whose slice of a short last batch is empty scores the whole
+    batch with weight 0, so every rank adds the same number of rows to its table."""
     model.eval()
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
     acc = Accumulator(runtime=runtime)
     for start in range(0, len(batches), batch_size):
         raw, y = batches.slice(start, start + batch_size)
         inputs, target = task(raw, generator)
+        rows = raw.shape[0]
+        if runtime.world_size > 1:
+            mine = runtime.shard(rows)
+            rows = mine.stop - mine.start
+            if rows:
+                inputs, target = inputs[mine], target[mine]
+                y = None if y is None else y[mine]
         with runtime.autocast():
             out = model(inputs, y)
-        acc.add(batch_losses(model, out, target), raw.shape[0])
+        acc.add(batch_losses(model, out, target), rows)
     return acc.means()

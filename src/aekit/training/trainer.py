@@ -21,8 +21,10 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
   what carries over);
 * a loss, validation loss or weight that turns NaN or infinite stops the run before anything
   non-finite is saved, naming the step (a diverging learning rate ends that way too);
-* batch sampling (`batch_order`) and metric reduction (`Accumulator`) each live in one place,
-  which is where data-parallel training will shard and all-reduce (the runtime's hooks).
+* with several processes (torchrun, runtime/distributed.py) the run is the same run: each
+  global batch of `batch_size` rows is cut into equal rank slices after the task has drawn its
+  noise for the whole batch, gradients and loss sums are all-reduced, a stop seen by one rank
+  stops all at the next log point, and rank 0 alone writes the run directory.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Trainer:
                 f"{self.runtime.precision}; build it with Runtime.create(device, precision)"
             )
         self.precision = self.runtime.precision
+        self.runtime.check_batch_size(config.batch_size)  # one line if ranks cannot share it
         # Free where a CPU read is free (CPU ops are synchronous); on a GPU each read drains
         # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
         # message names exactly, and always before anything is saved.
@@ -150,6 +153,11 @@ class Trainer:
         if n < 2:
             noun = getattr(train, "noun", "rows")
             raise AekitError(f"the training split has {n} {noun}; training needs at least 2")
+        if n < cfg.batch_size and self.runtime.world_size > 1:  # a short batch splits unevenly
+            raise AekitError(
+                f"the training split has {n} rows, fewer than train.batch_size {cfg.batch_size}; "
+                f"{self.runtime.world_size} processes need at least one full batch"
+            )
         batches = DeviceBatches(train.rows, train.labels, device)  # (N, ...) as stored
         has_val = val is not None and len(val) > 0
         val_batches = DeviceBatches(val.rows, val.labels, device) if has_val else None
@@ -162,6 +170,7 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.epochs
         if not resume:
             self._write_run_config()
+        self.runtime.barrier()  # a resuming rank reads nothing the writer is still writing
         state = self._start_state(resume)
         history: list[dict[str, Any]] = state["history"]
         best_weights = state.get("best_weights")
@@ -191,21 +200,28 @@ class Trainer:
             for step in range(first_step, steps_per_epoch):
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 global_step = epoch * steps_per_epoch + step
-                losses = self._step(batches, index, task_gen, total_steps, global_step)
-                acc.add(losses, index.shape[0])
+                losses, rows = self._step(batches, index, task_gen, total_steps, global_step)
+                acc.add(losses, rows)
                 seen += index.shape[0]
                 bar.update(1)
-                save = stop.requested or self._checkpoint_due(global_step, step, steps_per_epoch)
-                if save or (global_step + 1) % self.log_every == 0 or step + 1 == steps_per_epoch:
+                read = (global_step + 1) % self.log_every == 0 or step + 1 == steps_per_epoch
+                due = self._checkpoint_due(global_step, step, steps_per_epoch)
+                stopping = stop.requested
+                if self.runtime.world_size > 1:  # ranks agree at log points: no rank waits alone
+                    stopping = (read or due) and self.runtime.any_across(stop.requested)
+                save = stopping or due
+                if save or read:
                     rate = seen / max(time.perf_counter() - started, 1e-9)
                     self._read_losses(acc, state, bar, rate, epoch, step, steps_per_epoch)
                 if save:
+                    self.runtime.broadcast_buffers(self.model)  # what rank 0 saves, all hold
                     self._check_weights(epoch, step)
                     position = {"epoch": epoch, "step": step + 1, "sums": acc.sums,
                                 "count": acc.count}  # fmt: skip
                     self._save_checkpoint(history, state, position, task_gen)
-                if stop.requested:
+                if stopping:
                     bar.close()
+                    self.runtime.barrier()  # return once the writer's checkpoint is saved
                     return FitResult(
                         history, state["best"], interrupted=True, precision=self.precision
                     )
@@ -214,6 +230,7 @@ class Trainer:
             seconds = time.perf_counter() - started
             row: dict[str, Any] = {"epoch": epoch + 1}
             row.update({f"train_{k}": v for k, v in acc.means().items()})
+            self.runtime.broadcast_buffers(self.model)  # validate what rank 0 will save
             if has_val:
                 val_means = validation_losses(
                     self.model, val_batches, self.prepared, cfg.seed, self.runtime
@@ -245,20 +262,29 @@ class Trainer:
                 callback(row, self.model)
             if cfg.patience is not None and state["since_best"] >= cfg.patience:
                 self._restore(best_weights)
+                self.runtime.barrier()
                 return FitResult(history, state["best"], True, precision=self.precision)
 
         self._restore(best_weights)
+        self.runtime.barrier()  # every rank returns once the run directory is complete
         return FitResult(history, state["best"], precision=self.precision)
 
     def _step(self, batches, index, task_gen, total_steps, global_step):
+        """One step on this rank's slice of the global batch `index`, and the slice's size. The
+        task draws for the whole global batch on every rank (its generator is the same on all),
+        so each row's noise does not depend on the world size."""
         cfg = self.config
         raw, y = batches.gather(index)  # rows as stored, and labels, on the device
         inputs, target = self.prepared(raw, task_gen)
+        if self.runtime.world_size > 1:
+            mine = self.runtime.shard(index.shape[0])
+            inputs, target = inputs[mine], target[mine]
+            y = None if y is None else y[mine]
         lr = lr_at(global_step, total_steps, cfg)
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scales[name]
-        return training_step(self.model, inputs, target, y, self.step_context)
+        return training_step(self.model, inputs, target, y, self.step_context), inputs.shape[0]
 
     def _read_losses(self, acc, state, bar, rate, epoch, step, steps_per_epoch) -> None:
         """Read the steps since the last read back (one device sync) and check each one's loss
@@ -323,7 +349,8 @@ class Trainer:
         check_resume_state(found.path, tensors, meta, self.optimizers)  # before any of it is used
         ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
         # After a kill metrics.jsonl may hold epochs the checkpoint does not: they are redone.
-        ckpt.write_metrics(self.out_dir, meta["history"])
+        if self.runtime.is_writer:
+            ckpt.write_metrics(self.out_dir, meta["history"])
         best = None if meta["best"] is None else ckpt.load_best_weights(self.out_dir)
         return {
             **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
@@ -368,7 +395,7 @@ class Trainer:
         kept = ""
         if self.out_dir is not None and (self.out_dir / ckpt.CHECKPOINT).is_file():
             kept = f"; the last good checkpoint in {str(self.out_dir)!r} is kept"
-        elif self.out_dir is not None:
+        elif self.out_dir is not None and self.runtime.is_writer:
             # Nothing was trained yet: take back the config.json this fit wrote, so the same
             # --out can be used again with a lower learning rate.
             (self.out_dir / ckpt.CONFIG).unlink(missing_ok=True)
