@@ -59,6 +59,9 @@ def runs(tmp_path_factory) -> dict:
          "set": []},
         {"model": "aae", "out": str(root / "aae"), "flags": {"data.name": str(data), **AAE},
          "set": AAE_SET},
+        # The conv run again, rank 1 pressing Ctrl-C in its 4th step (epoch 1), then resumed.
+        {"model": "conv-ae", "out": str(root / "resumed"),
+         "flags": {"data.name": str(data), **CONV}, "set": [], "interrupt_at": 4},
     ]  # fmt: skip
     spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
     (root / "spec.json").write_text(json.dumps(spec))
@@ -101,20 +104,31 @@ def metrics(run: Path) -> list[dict]:
 
 def test_every_rank_ends_with_the_same_weights(runs):
     # Gradients are averaged before each of the AAE's three steps; buffers come from rank 0.
-    assert [job["rank_diff"] for job in runs["report"]["jobs"]] == [0.0, 0.0]
+    assert [job["rank_diff"] for job in runs["report"]["jobs"]] == [0.0, 0.0, 0.0]
+
+
+def test_one_ranks_ctrl_c_stops_all_and_the_resumed_run_is_bitwise_the_unstopped_one(runs):
+    conv, resumed = runs["report"]["jobs"][0], runs["report"]["jobs"][2]
+    assert conv["interrupted_ranks"] == 0
+    assert resumed["interrupted_ranks"] == 2  # rank 1 was pressed; rank 0 stopped with it
+    assert_same_run(Path(conv["out"]), Path(resumed["out"]))
 
 
 def test_torchrun_of_the_cli_reruns_bitwise(runs):
     assert runs["cli"].returncode == 0, runs["cli"].stderr[-3000:]
-    worker, cli = Path(runs["jobs"][0]["out"]), runs["root"] / "cli"
+    assert_same_run(Path(runs["jobs"][0]["out"]), runs["root"] / "cli")
+
+
+def assert_same_run(one: Path, other: Path) -> None:
+    """Bitwise the same weights, checkpoint tensors and logged numbers."""
     for name in ("model.safetensors", "checkpoint.safetensors"):
-        a, b = load_file(worker / name), load_file(cli / name)
+        a, b = load_file(one / name), load_file(other / name)
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), (name, key)
     timing = ("seconds", "images_per_s")
-    strip = [{k: v for k, v in row.items() if k not in timing} for row in metrics(worker)]
-    assert strip == [{k: v for k, v in row.items() if k not in timing} for row in metrics(cli)]
+    strip = [{k: v for k, v in row.items() if k not in timing} for row in metrics(one)]
+    assert strip == [{k: v for k, v in row.items() if k not in timing} for row in metrics(other)]
 
 
 def test_only_rank_zero_writes_the_run_directory(runs):
