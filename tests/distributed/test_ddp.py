@@ -62,6 +62,9 @@ def runs(tmp_path_factory) -> dict:
         # The conv run again, rank 1 pressing Ctrl-C in its 4th step (epoch 1), then resumed.
         {"model": "conv-ae", "out": str(root / "resumed"),
          "flags": {"data.name": str(data), **CONV}, "set": [], "interrupt_at": 4},
+        # The AAE again (each rank's own prior draws every step), stopped in epoch 2 step 3.
+        {"model": "aae", "out": str(root / "aae-resumed"),
+         "flags": {"data.name": str(data), **AAE}, "set": AAE_SET, "interrupt_at": 13},
     ]  # fmt: skip
     spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
     (root / "spec.json").write_text(json.dumps(spec))
@@ -104,7 +107,7 @@ def metrics(run: Path) -> list[dict]:
 
 def test_every_rank_ends_with_the_same_weights(runs):
     # Gradients are averaged before each of the AAE's three steps; buffers come from rank 0.
-    assert [job["rank_diff"] for job in runs["report"]["jobs"]] == [0.0, 0.0, 0.0]
+    assert [job["rank_diff"] for job in runs["report"]["jobs"]] == [0.0] * 4
 
 
 def test_one_ranks_ctrl_c_stops_all_and_the_resumed_run_is_bitwise_the_unstopped_one(runs):
@@ -112,6 +115,14 @@ def test_one_ranks_ctrl_c_stops_all_and_the_resumed_run_is_bitwise_the_unstopped
     assert conv["interrupted_ranks"] == 0
     assert resumed["interrupted_ranks"] == 2  # rank 1 was pressed; rank 0 stopped with it
     assert_same_run(Path(conv["out"]), Path(resumed["out"]))
+
+
+def test_each_rank_resumes_its_own_random_stream(runs):
+    aae, resumed = runs["report"]["jobs"][1], runs["report"]["jobs"][3]
+    assert resumed["interrupted_ranks"] == 2
+    assert_same_run(Path(aae["out"]), Path(resumed["out"]))
+    saved = load_file(Path(aae["out"]) / "checkpoint.safetensors")
+    assert not torch.equal(saved["rng.torch"], saved["rng.rank1.torch"])  # two streams
 
 
 def test_torchrun_of_the_cli_reruns_bitwise(runs):

@@ -179,7 +179,10 @@ class Trainer:
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
-                torch.manual_seed(derived_seed(cfg.seed, epoch, 1))  # every device's generator
+                # Every device's generator; each rank its own stream (rank 0 one process's),
+                # so the model's own draws (a VAE's noise) differ between ranks' rows.
+                ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
                 acc = Accumulator(runtime=self.runtime)
             else:
@@ -366,9 +369,12 @@ class Trainer:
         return every is not None and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch
 
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
-        if self.out_dir is None or not self.runtime.is_writer:
+        if self.out_dir is None:
             return
+        # Every rank: with several, this gathers each rank's generator states to the writer.
         rng = {**self.runtime.rng_states(), "rng.task": task_gen.get_state()}
+        if not self.runtime.is_writer:
+            return
         tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, rng)
         meta = {
             "position": position, "history": history, "best": state["best"],
