@@ -127,6 +127,7 @@ def test_each_rank_resumes_its_own_random_stream(runs):
 
 def test_torchrun_of_the_cli_reruns_bitwise(runs):
     assert runs["cli"].returncode == 0, runs["cli"].stderr[-3000:]
+    assert runs["cli"].stdout.count("trained 2 epochs") == 1  # rank 0 speaks for the run
     assert_same_run(Path(runs["jobs"][0]["out"]), runs["root"] / "cli")
 
 
