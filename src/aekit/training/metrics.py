@@ -1,4 +1,4 @@
-"""Loss sums that stay on the device until a log point, and the validation pass.
+"""Loss sums that stay on the device until a log point, the validation pass, the epoch line.
 
 Every `float(loss)` makes the CPU wait for the device to finish all queued work, so a loop that
 reads its loss each step cannot queue step k+1 while step k runs (nanoGPT's comment at its log
@@ -11,6 +11,8 @@ the terms are read as plain floats instead: building the tensors cost about 1 ms
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -75,6 +77,20 @@ class Accumulator:
     def means(self) -> dict[str, float]:
         self.read()
         return {k: v / max(self.count, 1) for k, v in self.sums.items()}
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """The line printed after each epoch, from its metrics row."""
+    parts = [f"epoch {row['epoch']}/{epochs}", f"train {row['train_loss']:.4g}"]
+    if "val_loss" in row:
+        parts.append(f"val {row['val_loss']:.4g}")
+    # The loss's parts when there are several (a VAE's kl, an AAE's discriminator accuracy):
+    # a KL collapsing to 0 or a discriminator stuck at chance shows here, not just in the file.
+    terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
+    if len(terms) > 2:
+        parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
+    parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
+    return "  ".join(parts)
 
 
 @torch.no_grad()

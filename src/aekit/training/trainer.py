@@ -52,7 +52,7 @@ from aekit.training import checkpoint as ckpt
 from aekit.training.batches import DeviceBatches, batch_order, derived_seed
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
-from aekit.training.metrics import Accumulator, validation_losses
+from aekit.training.metrics import Accumulator, epoch_line, validation_losses
 from aekit.training.resume_check import check_resume_state
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
@@ -260,7 +260,8 @@ class Trainer:
                 state["since_best"] += 1
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
             self._save_checkpoint(history, state, position, task_gen)
-            self._report(row)
+            if self.progress:
+                tqdm.write(epoch_line(row, cfg.epochs), file=sys.stderr)
             for callback in self.callbacks:
                 callback(row, self.model)
             if cfg.patience is not None and state["since_best"] >= cfg.patience:
@@ -412,17 +413,3 @@ class Trainer:
             f"training diverged: {what} {where} "
             f"(lr {lr:.3g}){kept}; lower train.lr or set train.grad_clip"
         )
-
-    def _report(self, row: dict[str, Any]) -> None:
-        if not self.progress:
-            return
-        parts = [f"epoch {row['epoch']}/{self.config.epochs}", f"train {row['train_loss']:.4g}"]
-        if "val_loss" in row:
-            parts.append(f"val {row['val_loss']:.4g}")
-        # The loss's parts when there are several (a VAE's kl, an AAE's discriminator accuracy):
-        # a KL collapsing to 0 or a discriminator stuck at chance shows here, not just in the file.
-        terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
-        if len(terms) > 2:
-            parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
-        parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
-        tqdm.write("  ".join(parts), file=sys.stderr)
