@@ -22,6 +22,7 @@ from aekit.errors import AekitError
 from aekit.modalities import DEFAULT_MODALITY, Modality, get_modality
 from aekit.models import build_model, model_entry, spec_of
 from aekit.runtime.device import describe_device
+from aekit.runtime.distributed import process_group, torchrun_launch
 from aekit.runtime.runtime import Runtime
 from aekit.training import checkpoint as ckpt
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
@@ -125,7 +126,8 @@ def train_run(
     config.json wins, so a resumed run is the run that was started). `callbacks` run after
     each epoch (the demo advances its overall progress bar with one). `device` (auto, cpu,
     cuda[:N], mps) is where this process trains, not part of the run: a resume may pick
-    another."""
+    another. Started by torchrun (WORLD_SIZE > 1), each process trains its slice of every
+    batch in one process group, and rank 0 alone writes `out_dir` (docs/distributed.md)."""
     out = Path(out_dir)
     if resume:
         config = ckpt.read_run_config(out)
@@ -133,7 +135,18 @@ def train_run(
         raise AekitError(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
-    runtime = Runtime.create(device, config.train.precision)  # before the data: fail fast
+    launch = torchrun_launch()  # before joining a group: every rank fails alike, and fast
+    if launch is not None:
+        Runtime(torch.device("cpu"), "fp32", launch.rank, launch.world_size).check_batch_size(
+            config.train.batch_size
+        )
+    with process_group(device, config.train.precision) as runtime:
+        return _train(
+            config, out, runtime, resume, progress and runtime.is_writer, callbacks, device
+        )
+
+
+def _train(config, out, runtime, resume, progress, callbacks, device) -> FitResult:
     if progress:  # through tqdm, so a progress bar around this call (the demo's) stays whole
         tqdm.write(describe_device(device, runtime.device), file=sys.stderr)
     dataset = load_data(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +113,8 @@ def train(
             "(or this same command with --resume)"
         )
         raise typer.Exit(130)
+    if os.environ.get("RANK", "0") not in ("", "0"):  # torchrun: rank 0 speaks for the run
+        return
     best = (
         "" if result.best_val_loss is None else f", best validation loss {result.best_val_loss:.4g}"
     )
@@ -234,12 +237,14 @@ def resume_clash(key: str, saved, given) -> str:
 def set_threads(threads: str | None) -> None:
     """Apply --threads; without it, keep torch's default (every core) but say when the machine
     is busy, because two threads on two shared cores can run many times slower than one."""
-    import os
-
     import torch
 
     from aekit.runtime.precision import choose_threads
 
+    if threads is None and int(os.environ.get("WORLD_SIZE", "1") or "1") > 1:
+        # torchrun's ranks share the cores: one thread each (torchrun's own OMP default)
+        torch.set_num_threads(1)
+        return
     if threads is None:
         cores = torch.get_num_threads()
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

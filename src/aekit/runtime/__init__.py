@@ -7,12 +7,13 @@ asks a `Runtime` (runtime.py) for
   `--device auto|cpu|cuda|cuda:N|mps` and refuses devices the machine lacks);
 * `precision` and `autocast()`: bf16 autocast where that device multiplies bf16 natively
   (precision.py), resolved once per device type, so "auto" means the right thing everywhere;
-* `rank`, `world_size`, `is_writer`: one process today (rank 0 of 1, the writer);
+* `rank`, `world_size`, `is_writer`: rank 0 of 1 (the writer) unless torchrun started several
+  processes (distributed.py `process_group`: gloo on CPUs, NCCL on GPUs);
 * `all_reduce_grads(params)`, called by `StepContext.update` (training/steps.py) between every
   backward pass and its clip and optimizer step -- including each phase of a model with several
   optimizers -- and `all_reduce_sums(tensor)` on the loss sums at each log point, and
-  `barrier()`: no-ops here. Data-parallel training (torchrun) only has to implement these three
-  and build a Runtime from the environment; the loop already calls them where it must;
+  `barrier()`, `any_across(flag)`, `broadcast_buffers(module)`: no-ops with one process,
+  torch.distributed's collectives in `DistributedRuntime`; the loop calls them where it must;
 * `rng_states()` / `restore_rng_states()`: the global generators a checkpoint keeps (the CPU's
   always, CUDA's or MPS's when training there), so a run resumes on another device type.
 

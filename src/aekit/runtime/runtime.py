@@ -23,8 +23,9 @@ CUDA_RNG_BYTES = 16
 @dataclass(frozen=True)
 class Runtime:
     """Where one training process runs: its device, its resolved precision, its place among
-    the processes of a run (one process today), and the collective operations the trainer calls
-    at the points where several processes would have to agree."""
+    the processes of a run, and the collective operations the trainer calls at the points
+    where several processes must agree: no-ops here, one process; torch.distributed's in
+    `DistributedRuntime` (distributed.py)."""
 
     device: torch.device
     precision: str  # resolved for the device: "fp32" or "bf16", never "auto"
@@ -68,6 +69,31 @@ class Runtime:
 
     def barrier(self) -> None:
         """Wait until every process gets here (around the writer's checkpoint saves)."""
+
+    def any_across(self, flag: bool) -> bool:
+        """Whether `flag` is set in any process (a stop asked of one rank stops them all)."""
+        return flag
+
+    def broadcast_buffers(self, module: torch.nn.Module) -> None:
+        """Give every process rank 0's buffers (BatchNorm's running statistics)."""
+
+    # -- the share of a global batch this process takes ---------------------------------------
+
+    def check_batch_size(self, batch_size: int) -> int:
+        """The rows of a `batch_size` global batch each process takes; the world size must
+        divide it, so every rank steps on an equal slice and the mean of their gradients is
+        the global batch's."""
+        if batch_size % self.world_size:
+            lower = batch_size - batch_size % self.world_size or self.world_size
+            raise AekitError(
+                f"train.batch_size {batch_size} does not split evenly over {self.world_size} "
+                f"processes (WORLD_SIZE); use a multiple of {self.world_size}, e.g. {lower}"
+            )
+        return batch_size // self.world_size
+
+    def shard(self, n: int) -> slice:
+        """This process's rows of a batch of `n`: rank r takes [r*n/N, (r+1)*n/N)."""
+        return slice(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
 
     # -- random generator states for checkpoints ----------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Loss sums that stay on the device until a log point, and the validation pass.
+"""Loss sums that stay on the device until a log point, the validation pass, the epoch line.
 
 Every `float(loss)` makes the CPU wait for the device to finish all queued work, so a loop that
 reads its loss each step cannot queue step k+1 while step k runs (nanoGPT's comment at its log
@@ -11,6 +11,8 @@ the terms are read as plain floats instead: building the tensors cost about 1 ms
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -77,6 +79,20 @@ class Accumulator:
         return {k: v / max(self.count, 1) for k, v in self.sums.items()}
 
 
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """The line printed after each epoch, from its metrics row."""
+    parts = [f"epoch {row['epoch']}/{epochs}", f"train {row['train_loss']:.4g}"]
+    if "val_loss" in row:
+        parts.append(f"val {row['val_loss']:.4g}")
+    # The loss's parts when there are several (a VAE's kl, an AAE's discriminator accuracy):
+    # a KL collapsing to 0 or a discriminator stuck at chance shows here, not just in the file.
+    terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
+    if len(terms) > 2:
+        parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
+    parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
+    return "  ".join(parts)
+
+
 @torch.no_grad()
 def validation_losses(
     model: torch.nn.Module,
@@ -87,14 +103,26 @@ def validation_losses(
     batch_size: int = 1024,
 ) -> dict[str, float]:
     """Mean loss parts over a held-out set; the task's randomness is the same every epoch.
-    `task` takes raw rows (modalities' `prepared_task`)."""
+    `task` takes raw rows (modalities' `prepared_task`).
+
+    With several processes each rank makes every batch's pairs (so the task's draws are those
+    of one process) and scores its own slice of them; the sums are all-reduced, so the means
+    are over the whole set. A rank whose slice of a short last batch is empty scores the whole
+    batch with weight 0, so every rank adds the same number of rows to its table."""
     model.eval()
     generator = torch.Generator().manual_seed(derived_seed(seed, 0, 2))
     acc = Accumulator(runtime=runtime)
     for start in range(0, len(batches), batch_size):
         raw, y = batches.slice(start, start + batch_size)
         inputs, target = task(raw, generator)
+        rows = raw.shape[0]
+        if runtime.world_size > 1:
+            mine = runtime.shard(rows)
+            rows = mine.stop - mine.start
+            if rows:
+                inputs, target = inputs[mine], target[mine]
+                y = None if y is None else y[mine]
         with runtime.autocast():
             out = model(inputs, y)
-        acc.add(batch_losses(model, out, target), raw.shape[0])
+        acc.add(batch_losses(model, out, target), rows)
     return acc.means()

@@ -21,8 +21,10 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
   what carries over);
 * a loss, validation loss or weight that turns NaN or infinite stops the run before anything
   non-finite is saved, naming the step (a diverging learning rate ends that way too);
-* batch sampling (`batch_order`) and metric reduction (`Accumulator`) each live in one place,
-  which is where data-parallel training will shard and all-reduce (the runtime's hooks).
+* with several processes (torchrun, runtime/distributed.py) the run is the same run: each
+  global batch of `batch_size` rows is cut into equal rank slices after the task has drawn its
+  noise for the whole batch, gradients and loss sums are all-reduced, a stop seen by one rank
+  stops all at the next log point, and rank 0 alone writes the run directory.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from aekit.training import checkpoint as ckpt
 from aekit.training.batches import DeviceBatches, batch_order, derived_seed
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
-from aekit.training.metrics import Accumulator, validation_losses
+from aekit.training.metrics import Accumulator, epoch_line, validation_losses
 from aekit.training.resume_check import check_resume_state
 from aekit.training.steps import StepContext, build_optimizers, training_step
 
@@ -110,6 +112,7 @@ class Trainer:
                 f"{self.runtime.precision}; build it with Runtime.create(device, precision)"
             )
         self.precision = self.runtime.precision
+        self.runtime.check_batch_size(config.batch_size)  # one line if ranks cannot share it
         # Free where a CPU read is free (CPU ops are synchronous); on a GPU each read drains
         # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
         # message names exactly, and always before anything is saved.
@@ -150,6 +153,11 @@ class Trainer:
         if n < 2:
             noun = getattr(train, "noun", "rows")
             raise AekitError(f"the training split has {n} {noun}; training needs at least 2")
+        if n < cfg.batch_size and self.runtime.world_size > 1:  # a short batch splits unevenly
+            raise AekitError(
+                f"the training split has {n} rows, fewer than train.batch_size {cfg.batch_size}; "
+                f"{self.runtime.world_size} processes need at least one full batch"
+            )
         batches = DeviceBatches(train.rows, train.labels, device)  # (N, ...) as stored
         has_val = val is not None and len(val) > 0
         val_batches = DeviceBatches(val.rows, val.labels, device) if has_val else None
@@ -162,6 +170,7 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.epochs
         if not resume:
             self._write_run_config()
+        self.runtime.barrier()  # a resuming rank reads nothing the writer is still writing
         state = self._start_state(resume)
         history: list[dict[str, Any]] = state["history"]
         best_weights = state.get("best_weights")
@@ -170,7 +179,10 @@ class Trainer:
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
-                torch.manual_seed(derived_seed(cfg.seed, epoch, 1))  # every device's generator
+                # Every device's generator; each rank its own stream (rank 0 one process's),
+                # so the model's own draws (a VAE's noise) differ between ranks' rows.
+                ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
                 acc = Accumulator(runtime=self.runtime)
             else:
@@ -191,21 +203,28 @@ class Trainer:
             for step in range(first_step, steps_per_epoch):
                 index = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 global_step = epoch * steps_per_epoch + step
-                losses = self._step(batches, index, task_gen, total_steps, global_step)
-                acc.add(losses, index.shape[0])
+                losses, rows = self._step(batches, index, task_gen, total_steps, global_step)
+                acc.add(losses, rows)
                 seen += index.shape[0]
                 bar.update(1)
-                save = stop.requested or self._checkpoint_due(global_step, step, steps_per_epoch)
-                if save or (global_step + 1) % self.log_every == 0 or step + 1 == steps_per_epoch:
+                read = (global_step + 1) % self.log_every == 0 or step + 1 == steps_per_epoch
+                due = self._checkpoint_due(global_step, step, steps_per_epoch)
+                stopping = stop.requested
+                if self.runtime.world_size > 1:  # ranks agree at log points: no rank waits alone
+                    stopping = (read or due) and self.runtime.any_across(stop.requested)
+                save = stopping or due
+                if save or read:
                     rate = seen / max(time.perf_counter() - started, 1e-9)
                     self._read_losses(acc, state, bar, rate, epoch, step, steps_per_epoch)
                 if save:
+                    self.runtime.broadcast_buffers(self.model)  # what rank 0 saves, all hold
                     self._check_weights(epoch, step)
                     position = {"epoch": epoch, "step": step + 1, "sums": acc.sums,
                                 "count": acc.count}  # fmt: skip
                     self._save_checkpoint(history, state, position, task_gen)
-                if stop.requested:
+                if stopping:
                     bar.close()
+                    self.runtime.barrier()  # return once the writer's checkpoint is saved
                     return FitResult(
                         history, state["best"], interrupted=True, precision=self.precision
                     )
@@ -214,6 +233,7 @@ class Trainer:
             seconds = time.perf_counter() - started
             row: dict[str, Any] = {"epoch": epoch + 1}
             row.update({f"train_{k}": v for k, v in acc.means().items()})
+            self.runtime.broadcast_buffers(self.model)  # validate what rank 0 will save
             if has_val:
                 val_means = validation_losses(
                     self.model, val_batches, self.prepared, cfg.seed, self.runtime
@@ -240,25 +260,35 @@ class Trainer:
                 state["since_best"] += 1
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
             self._save_checkpoint(history, state, position, task_gen)
-            self._report(row)
+            if self.progress:
+                tqdm.write(epoch_line(row, cfg.epochs), file=sys.stderr)
             for callback in self.callbacks:
                 callback(row, self.model)
             if cfg.patience is not None and state["since_best"] >= cfg.patience:
                 self._restore(best_weights)
+                self.runtime.barrier()
                 return FitResult(history, state["best"], True, precision=self.precision)
 
         self._restore(best_weights)
+        self.runtime.barrier()  # every rank returns once the run directory is complete
         return FitResult(history, state["best"], precision=self.precision)
 
     def _step(self, batches, index, task_gen, total_steps, global_step):
+        """One step on this rank's slice of the global batch `index`, and the slice's size. The
+        task draws for the whole global batch on every rank (its generator is the same on all),
+        so each row's noise does not depend on the world size."""
         cfg = self.config
         raw, y = batches.gather(index)  # rows as stored, and labels, on the device
         inputs, target = self.prepared(raw, task_gen)
+        if self.runtime.world_size > 1:
+            mine = self.runtime.shard(index.shape[0])
+            inputs, target = inputs[mine], target[mine]
+            y = None if y is None else y[mine]
         lr = lr_at(global_step, total_steps, cfg)
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scales[name]
-        return training_step(self.model, inputs, target, y, self.step_context)
+        return training_step(self.model, inputs, target, y, self.step_context), inputs.shape[0]
 
     def _read_losses(self, acc, state, bar, rate, epoch, step, steps_per_epoch) -> None:
         """Read the steps since the last read back (one device sync) and check each one's loss
@@ -323,7 +353,8 @@ class Trainer:
         check_resume_state(found.path, tensors, meta, self.optimizers)  # before any of it is used
         ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
         # After a kill metrics.jsonl may hold epochs the checkpoint does not: they are redone.
-        ckpt.write_metrics(self.out_dir, meta["history"])
+        if self.runtime.is_writer:
+            ckpt.write_metrics(self.out_dir, meta["history"])
         best = None if meta["best"] is None else ckpt.load_best_weights(self.out_dir)
         return {
             **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
@@ -339,9 +370,12 @@ class Trainer:
         return every is not None and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch
 
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
-        if self.out_dir is None or not self.runtime.is_writer:
+        if self.out_dir is None:
             return
+        # Every rank: with several, this gathers each rank's generator states to the writer.
         rng = {**self.runtime.rng_states(), "rng.task": task_gen.get_state()}
+        if not self.runtime.is_writer:
+            return
         tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, rng)
         meta = {
             "position": position, "history": history, "best": state["best"],
@@ -368,7 +402,7 @@ class Trainer:
         kept = ""
         if self.out_dir is not None and (self.out_dir / ckpt.CHECKPOINT).is_file():
             kept = f"; the last good checkpoint in {str(self.out_dir)!r} is kept"
-        elif self.out_dir is not None:
+        elif self.out_dir is not None and self.runtime.is_writer:
             # Nothing was trained yet: take back the config.json this fit wrote, so the same
             # --out can be used again with a lower learning rate.
             (self.out_dir / ckpt.CONFIG).unlink(missing_ok=True)
@@ -379,17 +413,3 @@ class Trainer:
             f"training diverged: {what} {where} "
             f"(lr {lr:.3g}){kept}; lower train.lr or set train.grad_clip"
         )
-
-    def _report(self, row: dict[str, Any]) -> None:
-        if not self.progress:
-            return
-        parts = [f"epoch {row['epoch']}/{self.config.epochs}", f"train {row['train_loss']:.4g}"]
-        if "val_loss" in row:
-            parts.append(f"val {row['val_loss']:.4g}")
-        # The loss's parts when there are several (a VAE's kl, an AAE's discriminator accuracy):
-        # a KL collapsing to 0 or a discriminator stuck at chance shows here, not just in the file.
-        terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
-        if len(terms) > 2:
-            parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
-        parts.append(f"{row['images_per_s']:,.0f} img/s  {row['seconds']:.1f}s")
-        tqdm.write("  ".join(parts), file=sys.stderr)

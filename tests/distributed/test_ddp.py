@@ -1,0 +1,153 @@
+"""Data-parallel training with torchrun on CPU (gloo, one thread per rank).
+
+Two torchrun launches for the whole module (each costs a few seconds of imports): worker.py
+trains several runs in one process group, and `torchrun -m aekit train` trains the first of
+them again through the CLI. A one-process run of the same config is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests.conftest import shapes_images
+
+HERE = Path(__file__).parent
+SRC = HERE.parent.parent / "src"
+LAUNCH_TIMEOUT_S = 300  # a bound, not a measurement: a hung collective fails, never blocks
+
+# Lesson conv-ae: no BatchNorm (whose batch statistics are per rank, docs/distributed.md), and
+# denoising, so each rank's noise must be its slice of the global batch's draw.
+CONV = {
+    "train.epochs": 2, "train.batch_size": 32, "train.precision": "fp32",
+    "model.arch": "lesson", "task.name": "denoise", "task.noise": "gaussian:0.2",
+}  # fmt: skip
+CONV_CLI = ["--epochs", "2", "--batch-size", "32", "--precision", "fp32", "--arch", "lesson",
+            "--task", "denoise", "--noise", "gaussian:0.2"]  # fmt: skip
+# The AAE: three optimizers per step, BatchNorm, prior draws from each rank's global RNG.
+AAE_SET = ["model.channels=[8, 16]", "model.latent_dim=4", "model.disc_hidden=[16]"]
+AAE = {"train.epochs": 2, "train.batch_size": 32, "train.precision": "fp32"}
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), str(HERE.parent.parent)])
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node", "2", *args]  # fmt: skip
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("ddp")
+    x, y = shapes_images(320, seed=1)
+    xt, yt = shapes_images(64, seed=2)
+    data = root / "shapes.npz"
+    np.savez(data, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
+    jobs = [
+        {"model": "conv-ae", "out": str(root / "conv"), "flags": {"data.name": str(data), **CONV},
+         "set": []},
+        {"model": "aae", "out": str(root / "aae"), "flags": {"data.name": str(data), **AAE},
+         "set": AAE_SET},
+        # The conv run again, rank 1 pressing Ctrl-C in its 4th step (epoch 1), then resumed.
+        {"model": "conv-ae", "out": str(root / "resumed"),
+         "flags": {"data.name": str(data), **CONV}, "set": [], "interrupt_at": 4},
+        # The AAE again (each rank's own prior draws every step), stopped in epoch 2 step 3.
+        {"model": "aae", "out": str(root / "aae-resumed"),
+         "flags": {"data.name": str(data), **AAE}, "set": AAE_SET, "interrupt_at": 13},
+    ]  # fmt: skip
+    spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
+    (root / "spec.json").write_text(json.dumps(spec))
+    worker = torchrun(str(HERE / "worker.py"), str(root / "spec.json"), cwd=root)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    out = str(root / "cli")
+    cli = torchrun("-m", "aekit", "train", "conv-ae", "--data", str(data), "--out", out,
+                   "--device", "cpu", "--no-progress", *CONV_CLI, cwd=root)  # fmt: skip
+    return {"root": root, "data": data, "jobs": jobs, "cli": cli,
+            "report": json.loads((root / "report.json").read_text())}  # fmt: skip
+
+
+def test_two_ranks_train_the_weights_one_process_trains(runs):
+    from aekit.cli.train import build_run_config
+    from aekit.runs import train_run
+
+    job = runs["jobs"][0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank
+    try:
+        config = build_run_config(job["model"], None, job["flags"], job["set"])
+        train_run(config, runs["root"] / "one", progress=False, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    one = load_file(runs["root"] / "one" / "model.safetensors")
+    two = load_file(Path(job["out"]) / "model.safetensors")
+    assert one.keys() == two.keys()
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=0, atol=1e-5, msg=key)
+    # Loss sums are all-reduced: the logged means are those of the global batch.
+    rows = [metrics(runs["root"] / "one"), metrics(Path(job["out"]))]
+    for a, b in zip(*rows, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_every_rank_ends_with_the_same_weights(runs):
+    # Gradients are averaged before each of the AAE's three steps; buffers come from rank 0.
+    assert [job["rank_diff"] for job in runs["report"]["jobs"]] == [0.0] * 4
+
+
+def test_one_ranks_ctrl_c_stops_all_and_the_resumed_run_is_bitwise_the_unstopped_one(runs):
+    conv, resumed = runs["report"]["jobs"][0], runs["report"]["jobs"][2]
+    assert conv["interrupted_ranks"] == 0
+    assert resumed["interrupted_ranks"] == 2  # rank 1 was pressed; rank 0 stopped with it
+    assert_same_run(Path(conv["out"]), Path(resumed["out"]))
+
+
+def test_each_rank_resumes_its_own_random_stream(runs):
+    aae, resumed = runs["report"]["jobs"][1], runs["report"]["jobs"][3]
+    assert resumed["interrupted_ranks"] == 2
+    assert_same_run(Path(aae["out"]), Path(resumed["out"]))
+    saved = load_file(Path(aae["out"]) / "checkpoint.safetensors")
+    assert not torch.equal(saved["rng.torch"], saved["rng.rank1.torch"])  # two streams
+
+
+def test_torchrun_of_the_cli_reruns_bitwise(runs):
+    assert runs["cli"].returncode == 0, runs["cli"].stderr[-3000:]
+    assert runs["cli"].stdout.count("trained 2 epochs") == 1  # rank 0 speaks for the run
+    assert_same_run(Path(runs["jobs"][0]["out"]), runs["root"] / "cli")
+
+
+def assert_same_run(one: Path, other: Path) -> None:
+    """Bitwise the same weights, checkpoint tensors and logged numbers."""
+    for name in ("model.safetensors", "checkpoint.safetensors"):
+        a, b = load_file(one / name), load_file(other / name)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), (name, key)
+    timing = ("seconds", "images_per_s")
+    strip = [{k: v for k, v in row.items() if k not in timing} for row in metrics(one)]
+    assert strip == [{k: v for k, v in row.items() if k not in timing} for row in metrics(other)]
+
+
+def test_only_rank_zero_writes_the_run_directory(runs):
+    writes = runs["report"]["writes"]
+    assert writes[0] > 0  # the audit hook sees rank 0's files, so it would see rank 1's
+    assert writes[1:] == [0]
+    for job in runs["jobs"]:
+        names = {p.name for p in Path(job["out"]).iterdir()}
+        assert {"config.json", "model.safetensors", "checkpoint.safetensors"} <= names
+        assert not [n for n in names if n.endswith(".part")]

@@ -1,0 +1,109 @@
+"""The parts of data-parallel training that need no second process: reading torchrun's
+environment, how a global batch is cut, refusals in one line, and a stop seen by another rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from aekit.errors import AekitError
+from aekit.modalities.images.data import ImageSet
+from aekit.models import build_model
+from aekit.runtime.distributed import Launch, torchrun_launch
+from aekit.runtime.runtime import Runtime
+from aekit.training import checkpoint as ckpt
+from aekit.training.config import TrainConfig
+from aekit.training.trainer import Trainer
+from tests.conftest import shapes_images
+
+TORCHRUN_ENV = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1",
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}  # fmt: skip
+TINY_CONV = {"channels": [8, 16], "latent_dim": 8, "image_shape": [1, 16, 16]}
+
+
+def test_one_process_is_no_launch():
+    assert torchrun_launch({}) is None
+    assert torchrun_launch({"WORLD_SIZE": "1", "RANK": "0"}) is None
+
+
+def test_torchrun_environment_is_read():
+    assert torchrun_launch(TORCHRUN_ENV) == Launch(rank=1, world_size=2, local_rank=1)
+
+
+def test_a_half_set_environment_is_one_line_naming_what_is_missing():
+    env = {k: v for k, v in TORCHRUN_ENV.items() if k != "MASTER_PORT"}
+    with pytest.raises(AekitError, match="MASTER_PORT is not set") as err:
+        torchrun_launch(env)
+    assert "\n" not in str(err.value)
+
+
+def test_the_world_size_must_divide_the_batch():
+    assert Runtime(torch.device("cpu"), "fp32", 0, 2).check_batch_size(32) == 16
+    with pytest.raises(AekitError) as err:
+        Runtime(torch.device("cpu"), "fp32", 1, 2).check_batch_size(33)
+    message = str(err.value)
+    assert "\n" not in message and "33" in message and "2 processes" in message
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_rank_slices_cut_a_batch_into_consecutive_pieces(world):
+    for n in range(world, 12):
+        cuts = [Runtime(torch.device("cpu"), "fp32", r, world).shard(n) for r in range(world)]
+        assert [i for cut in cuts for i in range(n)[cut]] == list(range(n))
+        if n % world == 0:
+            assert {cut.stop - cut.start for cut in cuts} == {n // world}
+
+
+def test_cli_under_torchrun_refuses_an_indivisible_batch_in_one_line(
+    tiny_npz, tmp_path, run_cli, monkeypatch
+):
+    for key, value in TORCHRUN_ENV.items():
+        monkeypatch.setenv(key, value)
+    threads = torch.get_num_threads()
+    try:  # refused before any process group is joined, so no second process is needed
+        code, out, err = run_cli("train", "conv-ae", "--data", tiny_npz, "--out",
+                                 tmp_path / "run", "--batch-size", "33")  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)  # the CLI sets one thread per rank
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "aekit: error: train.batch_size 33 does not split evenly over 2 processes (WORLD_SIZE); "
+        "use a multiple of 2, e.g. 32"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_trainer_refuses_a_runtime_that_cannot_share_its_batch():
+    model = build_model("conv-ae", TINY_CONV)
+    runtime = Runtime(torch.device("cpu"), "fp32", 0, 4)
+    with pytest.raises(AekitError, match="batch_size 30 does not split evenly over 4"):
+        Trainer(model, TrainConfig(batch_size=30), runtime=runtime, progress=False)
+
+
+@dataclass(frozen=True)
+class PeerStops(Runtime):
+    """Rank 0 of 2 whose peer asks to stop (its Ctrl-C) at the `at`-th agreement; the other
+    collectives are left as one process's (the sums are this rank's alone)."""
+
+    at: int = 3
+    votes: list = None  # type: ignore[assignment]
+
+    def any_across(self, flag: bool) -> bool:
+        self.votes.append(flag)
+        return flag or len(self.votes) == self.at
+
+
+def test_a_stop_seen_by_another_rank_stops_this_one_with_a_checkpoint(tmp_path):
+    images, labels = shapes_images(320, seed=3)
+    runtime = PeerStops(torch.device("cpu"), "fp32", 0, 2, at=3, votes=[])
+    torch.manual_seed(0)
+    model = build_model("conv-ae", TINY_CONV)
+    trainer = Trainer(model, TrainConfig(epochs=2, batch_size=32), out_dir=tmp_path / "run",
+                      runtime=runtime, progress=False)  # fmt: skip
+    result = trainer.fit(ImageSet(images, labels))
+    assert result.interrupted
+    assert runtime.votes == [False, False, False]  # one agreement per step (CPU: log_every 1)
+    found = ckpt.load_checkpoint(tmp_path / "run")
+    assert found.meta["position"]["epoch"] == 0 and found.meta["position"]["step"] == 3
