@@ -25,6 +25,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 OTHER_TOOLS = {
     "--force-reinstall": "pip: reinstall scikit-image's sample photos",
     "--no-deps": "pip: music21 is installed without its dependencies (its corpus is data)",
+    "--nproc-per-node": "torchrun: how many processes each node starts",
 }
 
 LATENT = {"generate", "perturb", "latent-plot", "sample", "interpolate", "manifold"}
