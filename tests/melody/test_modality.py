@@ -78,7 +78,7 @@ def test_train_and_eval_through_the_cli(tunes: str, tmp_path: Path, run_cli) -> 
     code, out, err = run_cli("eval", run)
     assert code == 0, err
     assert any(line.startswith("token_accuracy") for line in out.splitlines()), out
-    assert "majority token" in out and "repeat bar 1" in out
+    assert "majority token" in out and "repeat bar 1" in out and "4-gram" in out
 
 
 def test_a_killed_run_resumed_by_the_same_command_is_bitwise_the_whole_run(

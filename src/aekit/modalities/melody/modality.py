@@ -224,8 +224,10 @@ class MelodyModality:
         def numpy_baseline(fn):
             return lambda x: torch.from_numpy(fn(x.cpu().numpy()).astype(np.int64)).to(x.device)
 
+        ngram = b.NGram().fit(train)  # teacher-forced, as the model's own scores are
         found = {
             "majority token": numpy_baseline(lambda x: b.majority_predict(train, x)),
+            f"{ngram.order}-gram": numpy_baseline(ngram.predict),
             "repeat bar 1": numpy_baseline(b.repeat_bar_one),
             "nearest training window": numpy_baseline(lambda x: b.nearest_window(train, x)),
         }
