@@ -224,6 +224,9 @@ FAKE = FakeTokens()
 
 @pytest.fixture
 def fake_modality(monkeypatch):
+    # The fake stands in for a token modality claiming midi:; the real melody one claims it too,
+    # so it steps aside while the fake is registered.
+    monkeypatch.delitem(MODALITIES, "melody", raising=False)
     monkeypatch.setitem(MODALITIES, "fake", "tests.data.test_modality:FAKE")
 
 

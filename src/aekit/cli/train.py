@@ -283,9 +283,11 @@ def build_run_config(
         load_config_file,
         to_dict,
     )
+    from aekit.models import spec_of
     from aekit.runs import default_run_config
 
-    base = to_dict(default_run_config(model))
+    # The model's modality sets the task keys, so `--set task.*` is checked against its own.
+    base = to_dict(default_run_config(model, modality=spec_of(model).modality))
     if preset_name is not None:
         from aekit.models import preset
 

@@ -48,6 +48,7 @@ class EvalReport:
     own_metrics: dict[str, float] | None = None
     likelihood: dict[str, float] | None = None  # variational models: nll, neg_elbo, k (nats)
     modality: str = DEFAULT_MODALITY  # whose metrics these are (aekit.modalities)
+    noun: str = "images"  # what the rows are called: the split's noun (melody: "windows")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,8 +61,8 @@ class EvalReport:
         width = max(12, *(len(c) + 2 for c in columns))
         task = "" if self.task == "identity" else f", task {self.task}"
         lines = [
-            f"{self.model} on {self.dataset} ({self.split} split, {self.n_images} images{task}), "
-            f"code dimension {self.code_dim}",
+            f"{self.model} on {self.dataset} ({self.split} split, {self.n_images} {self.noun}"
+            f"{task}), code dimension {self.code_dim}",
             "metric".ljust(10) + "".join(c.rjust(width) for c in columns),
         ]
         for metric in metrics.names:
@@ -159,5 +160,5 @@ def evaluate_on(
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(rows.shape[0]),
         code_dim=int(model.code_dim), metrics=ours, baselines=theirs, notes=list(notes),
-        task=task_name(task), modality=kind.name,
+        task=task_name(task), modality=kind.name, noun=getattr(subset, "noun", "images"),
     )  # fmt: skip

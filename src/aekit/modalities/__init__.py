@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # aekit/modalities/ and one line here.
 MODALITIES: dict[str, str] = {
     "images": "aekit.modalities.images:IMAGES",
+    "melody": "aekit.modalities.melody.modality:MELODY",
 }
 # Runs written before modalities existed, and plain tasks handed to the Python API, are images.
 DEFAULT_MODALITY = "images"
