@@ -15,7 +15,6 @@ kept and skipped, and why. A cache whose format, music21 version or checksum dif
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from aekit.atomic import atomic_write, write_json_atomic
+from aekit.cache import cache_root, sha256_file
 from aekit.errors import AekitError
 from aekit.modalities.melody import abc
 from aekit.modalities.melody.midi import MelodyRefused
@@ -55,13 +55,11 @@ def say(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def cache_root() -> Path:
-    """``$AEKIT_DATA`` when set, else ``$XDG_CACHE_HOME/aekit`` (an absolute XDG value only, as
-    the spec says), else ``~/.cache/aekit``."""
+def data_root() -> Path:
+    """``$AEKIT_DATA`` when set (a place of the user's choosing), else aekit's cache."""
     if os.environ.get("AEKIT_DATA"):
         return Path(os.environ["AEKIT_DATA"])
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "aekit"
+    return cache_root()
 
 
 def corpus_dir() -> Path:
@@ -183,7 +181,7 @@ def _versions() -> dict[str, str]:
 
 
 def cache_dir() -> Path:
-    return cache_root() / NAME
+    return data_root() / NAME
 
 
 def build_corpus(*, workers: int | None = None, log: Log = say) -> MelodyCorpus:
@@ -222,7 +220,7 @@ def build_corpus(*, workers: int | None = None, log: Log = say) -> MelodyCorpus:
         "collections": {k: dict(v) for k, v in per_collection.items()},
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),  # ours + abc2midi's, all cores
-        "npz_sha256": _sha256(target),
+        "npz_sha256": sha256_file(target),
         "tune_ids": list(ids),
     }
     write_json_atomic(cache_dir() / "manifest.json", manifest)
@@ -254,7 +252,7 @@ def _read_cache(log: Log) -> MelodyCorpus | None:
         log(f"{NAME}: the cache in {cache_dir()} is from another version; rebuilding")
         return None
     try:
-        if _sha256(target) != manifest.get("npz_sha256"):
+        if sha256_file(target) != manifest.get("npz_sha256"):
             raise ValueError("checksum mismatch")
         with np.load(target, allow_pickle=False) as z:
             windows, tune = z["windows"], z["tune"]
@@ -280,11 +278,3 @@ def _cpu_seconds() -> float:
     busy machine says little about the work."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

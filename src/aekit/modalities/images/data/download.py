@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from aekit.atomic import atomic_write
+from aekit.cache import sha256_file
 from aekit.errors import AekitError
 
 IDX_FILES = (
@@ -127,14 +128,6 @@ def base_url(name: str) -> str:
     """The base URL for a dataset's files: the mirror override if set, else the official one."""
     url = os.environ.get(mirror_env_var(name)) or OFFICIAL_BASE_URLS[name]
     return url if url.endswith("/") else url + "/"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def download_file(

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aekit.cache import cache_root
 from aekit.errors import AekitError
 from aekit.modalities.images.data import builtin, download, local, photos
 from aekit.modalities.images.data.splits import (
@@ -93,13 +94,6 @@ ALIASES = {
     "cifar-10": "cifar10",
     "sklearn-digits": "digits",
 }
-
-
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/aekit`` (the XDG spec ignores a relative value), else ~/.cache/aekit."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "aekit"
 
 
 def _candidate_dirs(spec: _Spec, data_dir: str | os.PathLike[str] | None) -> list[Path]:
