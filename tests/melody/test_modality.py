@@ -126,3 +126,23 @@ def test_other_modalities_data_is_one_line(tunes: str, tmp_path: Path, run_cli) 
     code, _, err = run_cli("train", "melody-vae", "--data", tunes, "--out", tmp_path / "c",
                            "--set", "task.scale=2", *TRAIN)  # fmt: skip
     assert code == 2 and "unknown key 'task.scale'" in err
+
+
+def test_folk_melodies_is_listed_as_found_when_only_its_corpus_is_there(tmp_path, monkeypatch):
+    from aekit.modalities.melody import corpus
+    from aekit.modalities.melody.modality import MELODY
+
+    monkeypatch.setenv("AEKIT_DATA", str(tmp_path))  # no cache built here
+    monkeypatch.setattr(corpus, "corpus_dir", lambda: tmp_path / "corpus")
+    (info,) = MELODY.list_datasets()
+    assert (
+        info.found
+        == f"{tmp_path / 'corpus'} (converted into {tmp_path / corpus.NAME} on first use)"
+    )
+
+    def no_corpus():
+        raise AekitError("music21 is not installed")
+
+    monkeypatch.setattr(corpus, "corpus_dir", no_corpus)
+    (info,) = MELODY.list_datasets()
+    assert info.found is None and "pip install --no-deps music21" in info.how_to_get

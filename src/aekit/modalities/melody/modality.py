@@ -149,15 +149,22 @@ class MelodyModality:
         )
 
     def list_datasets(self, data_dir: str | Path | None = None) -> list[DatasetInfo]:
-        from aekit.modalities.melody.corpus import cache_dir
+        from aekit.errors import AekitError
+        from aekit.modalities.melody.corpus import cache_dir, corpus_dir
 
         cached = cache_dir()
+        found = str(cached) if cached.exists() else None
+        if found is None:  # not built yet: found all the same when the corpus is there to build
+            try:
+                found = f"{corpus_dir()} (converted into {cached} on first use)"
+            except AekitError:
+                found = None
         return [
             DatasetInfo(
                 name=NAME,
                 description="2-bar folk melody windows from music21's ABC corpus (melody)",
-                found=str(cached) if cached.exists() else None,
-                how_to_get="built on first use from music21's corpus (needs music21)",
+                found=found,
+                how_to_get="pip install --no-deps music21 (its wheel ships the ABC corpus)",
             )
         ]
 
