@@ -128,11 +128,19 @@ def test_a_requeued_job_reruns_its_own_command_with_resume(
     starts one; after the job dies (here right after epoch 1's checkpoint, where a kill leaves
     the directory as a callback that raises does) the same command continues it, and the run
     ends bitwise as one that was never stopped."""
-    import aekit.runs
 
     def command(out):
         return ["train", "conv-ae", "--data", tiny_npz, "--latent-dim", "4", "--out", out,
                 *FAST, "--resume"]  # fmt: skip
+
+    requeued_job_continues(command, tmp_path, run_cli, monkeypatch)
+
+
+def requeued_job_continues(command, tmp_path, run_cli, monkeypatch) -> None:
+    """`command(out)` (a train command carrying --resume) run once whole, and once as a job that
+    dies right after epoch 1's checkpoint (a callback that raises leaves the directory as a kill
+    there does) and is then re-run as it was: both runs end bitwise the same."""
+    import aekit.runs
 
     reference, job = tmp_path / "reference", tmp_path / "job"
     code, _, err = run_cli(*command(reference))

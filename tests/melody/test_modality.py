@@ -13,7 +13,7 @@ from aekit.errors import AekitError
 from aekit.modalities import MODALITIES, get_modality
 from aekit.training import checkpoint as ckpt
 from tests.melody.synth import midi_bytes, scale_notes
-from tests.test_cli import assert_same_run
+from tests.test_cli import requeued_job_continues
 
 TRAIN = ("--preset", "tiny", "--threads", "1", "--no-progress")
 
@@ -87,34 +87,12 @@ def test_a_killed_run_resumed_by_the_same_command_is_bitwise_the_whole_run(
 ) -> None:
     """Killed right after epoch 1's checkpoint, the same command with --resume finishes a run
     bitwise equal to one never stopped (the transposition draws included)."""
-    import aekit.runs
 
     def command(out: Path) -> list[str]:
         return ["train", "melody-vae", "--data", tunes, "--out", str(out), *TRAIN, "--epochs", "2",
                 "--resume"]  # fmt: skip
 
-    reference, job = tmp_path / "reference", tmp_path / "job"
-    code, _, err = run_cli(*command(reference))
-    assert code == 0, err
-
-    class Died(Exception):
-        pass
-
-    def die(row, model):
-        raise Died
-
-    train_run = aekit.runs.train_run
-    monkeypatch.setattr(
-        aekit.runs, "train_run", lambda *a, **k: train_run(*a, **k, callbacks=[die])
-    )
-    with pytest.raises(Died):
-        run_cli(*command(job))
-    assert len(ckpt.read_metrics(job)) == 1
-    monkeypatch.setattr(aekit.runs, "train_run", train_run)
-    code, out, err = run_cli(*command(job))
-    assert code == 0, err
-    assert "trained 2 epochs" in out
-    assert_same_run(reference, job)
+    requeued_job_continues(command, tmp_path, run_cli, monkeypatch)
 
 
 def test_other_modalities_data_is_one_line(tunes: str, tmp_path: Path, run_cli) -> None:
