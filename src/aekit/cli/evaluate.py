@@ -30,7 +30,7 @@ def evaluate(
     check_split(split)
     opened = open_run(run, data, data_dir)
     loaded, dataset, modality = opened.run, opened.dataset, opened.modality
-    task = modality.build_task(loaded.config.task)
+    task = modality.evaluation_task(loaded.config.task)
     report = evaluate_on(
         loaded.model, loaded.config.model_name, dataset, split, task, limit=limit,
         modality=modality,

@@ -49,9 +49,15 @@ class EvalReport:
     likelihood: dict[str, float] | None = None  # variational models: nll, neg_elbo, k (nats)
     modality: str = DEFAULT_MODALITY  # whose metrics these are (aekit.modalities)
     noun: str = "images"  # what the rows are called: the split's noun (melody: "windows")
+    # What the modality measures beyond per-row means (Modality.evaluate_more): its JSON form,
+    # and its table, printed after the metrics.
+    more: dict[str, Any] | None = None
+    more_table: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("more_table")
+        return out
 
     def table(self) -> str:
         """A plain-text table: one row per metric, the model then each baseline."""
@@ -59,16 +65,19 @@ class EvalReport:
         columns = [self.model, *self.baselines]
         values = [self.metrics, *self.baselines.values()]
         width = max(12, *(len(c) + 2 for c in columns))
+        first = max(10, *(len(m) + 2 for m in metrics.names))
         task = "" if self.task == "identity" else f", task {self.task}"
         lines = [
             f"{self.model} on {self.dataset} ({self.split} split, {self.n_images} {self.noun}"
             f"{task}), code dimension {self.code_dim}",
-            "metric".ljust(10) + "".join(c.rjust(width) for c in columns),
+            "metric".ljust(first) + "".join(c.rjust(width) for c in columns),
         ]
         for metric in metrics.names:
             cells = "".join(metrics.format(metric, v.get(metric)).rjust(width) for v in values)
-            lines.append(metric.ljust(10) + cells + f"   ({metrics.better(metric)} is better)")
+            lines.append(metric.ljust(first) + cells + f"   ({metrics.better(metric)} is better)")
         lines += [f"note: {n}" for n in self.notes]
+        if self.more_table:
+            lines.append(self.more_table)
         if self.likelihood is not None:
             lk = self.likelihood
             lines.append(
@@ -142,6 +151,7 @@ def evaluate_on(
     limit: int | None = None,
     fitted: tuple[dict[str, Baseline], list[str]] | None = None,
     modality: str | Modality = DEFAULT_MODALITY,
+    more: bool = True,
 ) -> EvalReport:
     """The full report: the model on `dataset.<split>` beside the task's classical baselines.
 
@@ -157,8 +167,11 @@ def evaluate_on(
         model, rows, task, baselines=baselines, batch_size=batch_size, labels=labels,
         modality=kind,
     )  # fmt: skip
+    extra = kind.evaluate_more(model, dataset, split, rows, baselines) if more else None
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(rows.shape[0]),
         code_dim=int(model.code_dim), metrics=ours, baselines=theirs, notes=list(notes),
         task=task_name(task), modality=kind.name, noun=getattr(subset, "noun", "images"),
+        more=None if extra is None else extra.to_dict(),
+        more_table=None if extra is None else extra.table(),
     )  # fmt: skip

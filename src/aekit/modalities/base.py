@@ -129,6 +129,10 @@ class Modality(Protocol):
     def build_task(self, table: Mapping[str, Any]) -> Any:
         """The task a table names (checked first); it has ``config`` and ``prepare``."""
 
+    def evaluation_task(self, table: Mapping[str, Any]) -> Any:
+        """The task `aekit eval` scores a run trained with `table` on: images keep theirs (a
+        denoiser is scored on noisy inputs); melodies drop the training-only transposition."""
+
     def model_fields(self, task: Any, data_shape: Sequence[int]) -> dict[str, Any]:
         """What the data gives the model config: images give image_shape (what the task makes
         of them); token sequences give vocab_size and seq_len. (num_classes comes from the
@@ -145,6 +149,13 @@ class Modality(Protocol):
         self, model: Any, dataset: Any, task: Any, seed: int = 0
     ) -> tuple[dict[str, Baseline], list[str]]:
         """Classical baselines for the task, with notes on how they were fitted."""
+
+    def evaluate_more(
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
+    ) -> Any | None:
+        """What this modality measures beyond per-row metric means (melodies: free running,
+        the code, samples, interpolation), as an object with ``table()`` and ``to_dict()``;
+        None when there is nothing more. `baselines` are the fitted ones, to be reused."""
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         """The model applied to raw rows, as `write_outputs` takes them."""

@@ -92,6 +92,9 @@ class ImageModality:
 
         return build_task(task_config(dict(table), where="run.task"))
 
+    def evaluation_task(self, table: Mapping[str, Any]) -> Any:
+        return self.build_task(table)
+
     def model_fields(self, task: Any, data_shape: Sequence[int]) -> dict[str, Any]:
         """The model sees what the task makes of the images (a low-res copy for superres)."""
         return {"image_shape": list(task.input_shape(tuple(data_shape)))}
@@ -128,6 +131,11 @@ class ImageModality:
         from aekit.modalities.images.baselines import task_baselines
 
         return task_baselines(model, dataset, task, seed)
+
+    def evaluate_more(
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
+    ) -> None:
+        return None  # every image figure is a per-row metric, in the table already
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         from aekit.inference import reconstruct

@@ -195,6 +195,12 @@ class MelodyModality:
     def build_task(self, table: Mapping[str, Any]) -> MelodyTask:
         return MelodyTask(task_config(dict(table), where="run.task"))
 
+    def evaluation_task(self, table: Mapping[str, Any]) -> MelodyTask:
+        """The windows as they are: transposition is a training augmentation, and a random
+        shift at test time would make the nearest-window baseline look worse than it is."""
+        return self.build_task({**task_config(dict(table), where="run.task").__dict__,
+                                "name": "identity"})  # fmt: skip
+
     def model_fields(self, task: Any, data_shape: Sequence[int]) -> dict[str, Any]:
         from aekit.modalities.melody.tokens import VOCAB
 
@@ -239,6 +245,24 @@ class MelodyModality:
             "nearest training window": numpy_baseline(lambda x: b.nearest_window(train, x)),
         }
         return found, [f"baselines fitted on {len(train)} training windows"]
+
+    def evaluate_more(
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
+    ) -> Any:
+        """Free running, onset F1 and unseen windows for the model and every baseline, the
+        code's KL and active units, prior samples and interpolation (evaluation.py)."""
+        import torch
+
+        from aekit.modalities.melody.evaluation import evaluate_melodies
+
+        if not hasattr(model, "generate"):  # a model of tokens that cannot decode freely
+            return None
+        tokens = np.asarray(rows)
+        x = torch.from_numpy(np.ascontiguousarray(tokens)).long()
+        predicted = {name: np.asarray(b(x).cpu().numpy()) for name, b in baselines.items()}
+        return evaluate_melodies(
+            model, tokens, np.asarray(dataset.train.rows), split=split, baselines=predicted
+        )
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         import torch
