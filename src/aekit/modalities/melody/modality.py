@@ -241,12 +241,11 @@ class MelodyModality:
         return found, [f"baselines fitted on {len(train)} training windows"]
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
-        import torch
+        """What the model makes of each window on its own: the posterior mean, decoded greedily
+        and free-running (inference.py), not the teacher-forced argmax training scores."""
+        from aekit.modalities.melody.inference import reconstruct
 
-        model.eval()
-        with torch.no_grad():
-            x = torch.from_numpy(np.asarray(rows)).long()
-            return model(x).logits.argmax(-1).to(torch.uint8).numpy()
+        return reconstruct(model, rows)
 
     def read_file(self, path: Path, model: Any, resize: bool) -> np.ndarray:
         """The first 2-bar window of a MIDI file, as (32,) uint8 tokens."""
