@@ -129,6 +129,8 @@ def token_scores(output: Any, target: Any) -> dict[str, Any]:
 class MelodyModality:
     name = "melody"
     file_kinds = "MIDI files"
+    file_magic = (b"MThd",)  # a standard MIDI file's header chunk
+    file_suffixes = (".mid", ".midi")
     output_suffix = ".mid"
 
     @property
