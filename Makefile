@@ -75,7 +75,7 @@ lint: install
 # fuzz/corpus/<parser>/, which the default test run replays (tests/fuzz/test_corpus.py).
 # One parser: make fuzz FUZZ_PARSERS=config. Outside `make test`: minutes, not seconds.
 FUZZ_RUNS    ?= 10000
-FUZZ_PARSERS ?= idx image config checkpoint arrays server
+FUZZ_PARSERS ?= idx image config checkpoint arrays server midi
 
 .PHONY: fuzz
 # The explorer under load and abuse (issue 6): 32 decode clients for 30 s, uploads, bad requests.

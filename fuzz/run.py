@@ -121,9 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # two cores, shared: fuzzing runs beside everything else
     # Instrument what parses (coverage feedback steers libFuzzer); torch and numpy are not
     # instrumented, they would only slow every input down.
-    with atheris.instrument_imports(include=["aekit", "PIL", "gzip", "tomllib", "safetensors"]):
+    include = ["aekit", "PIL", "gzip", "tomllib", "safetensors", "mido"]
+    with atheris.instrument_imports(include=include):
+        import mido  # noqa: F401  (the MIDI reader's parser)
+
         import aekit.cli  # noqa: F401  (every entry point the targets use)
         import aekit.modalities.images.data.local  # noqa: F401
+        import aekit.modalities.melody.files  # noqa: F401
         import aekit.runs  # noqa: F401
         from fuzz import targets
     from aekit.errors import AekitError

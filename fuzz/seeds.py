@@ -188,6 +188,78 @@ def server_seeds() -> dict[str, bytes]:
     }
 
 
+def midi_seeds() -> dict[str, bytes]:
+    """Small MIDI files of the kinds the reader meets, each through the entry point it suits
+    (byte 0: 0 read_midi, 1 with bar markers, 2 the verbs' read_windows; fuzz/targets.py)."""
+    from aekit.modalities.melody.midi import midi_bytes
+
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    tokens = np.zeros(64, dtype=np.uint8)
+    tokens[::4] = [p - 19 for p in scale + scale[::-1]]  # quarter notes up and down, 4 bars
+    written = midi_bytes(tokens)
+    quarter = [(4 * i, 4 * i + 4, scale[i % 8]) for i in range(12)]  # 3 bars
+    files = {
+        "scale.mid": (0, written),
+        "scale-windows.mid": (2, written),
+        "pickup.mid": (
+            2,
+            _midi(
+                [(0, 4, 67)] + [(s + 4, e + 4, p) for s, e, p in quarter],
+                signatures=[(0, 1, 4), (4, 4, 4)],
+            ),
+        ),
+        "chords-two-tracks.mid": (0, _midi(quarter, extra=[(0, 16, 48), (0, 16, 52)])),
+        "drums.mid": (0, _midi(quarter, channel=9)),
+        "waltz.mid": (0, _midi(quarter, signatures=[(0, 3, 4)])),
+        "off-grid.mid": (0, _midi(quarter, step_ticks=131)),
+        "marked.mid": (1, _midi(quarter, markers=[0, 16, 32, 48], rest=(44, 48))),
+    }
+    return {name: bytes([mode]) + data for name, (mode, data) in files.items()}
+
+
+def _midi(
+    notes: list[tuple[int, int, int]],
+    *,
+    signatures: list[tuple[int, int, int]] = ((0, 4, 4),),
+    channel: int = 0,
+    step_ticks: int = 120,
+    extra: list[tuple[int, int, int]] = (),
+    markers: list[int] = (),
+    rest: tuple[int, int] | None = None,
+) -> bytes:
+    """A MIDI file (480 ticks a beat) of (start, end, pitch) notes in 16th-note steps; `extra`
+    goes in a second track, `markers` are bar-marker controller events, `rest` a rest note."""
+    import mido
+
+    from aekit.modalities.melody.midi import BAR_MARKER_CC, REST_PITCHES
+
+    def track(notes, first: bool) -> mido.MidiTrack:
+        events = []
+        if first:
+            for at, num, den in signatures:
+                events.append((at * step_ticks, 0, mido.MetaMessage(
+                    "time_signature", numerator=num, denominator=den)))  # fmt: skip
+            for at in markers:
+                events.append((at * step_ticks, 0, mido.Message(
+                    "control_change", control=BAR_MARKER_CC, value=1)))  # fmt: skip
+            if rest is not None:
+                notes = [*notes, (*rest, REST_PITCHES[0])]
+        for start, end, pitch in notes:
+            on = mido.Message("note_on", channel=channel, note=pitch, velocity=90)
+            off = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+            events += [(start * step_ticks, 2, on), (end * step_ticks, 1, off)]
+        out, now = mido.MidiTrack(), 0
+        for tick, _, message in sorted(events, key=lambda e: e[:2]):
+            out.append(message.copy(time=tick - now))
+            now = tick
+        return out
+
+    tracks = [track(notes, True)] + ([track(extra, False)] if extra else [])
+    buffer = io.BytesIO()
+    mido.MidiFile(type=len(tracks) - 1, ticks_per_beat=480, tracks=tracks).save(file=buffer)
+    return buffer.getvalue()
+
+
 SEEDS = {
     "idx": idx_seeds,
     "image": image_seeds,
@@ -195,6 +267,7 @@ SEEDS = {
     "checkpoint": checkpoint_seeds,
     "arrays": arrays_seeds,
     "server": server_seeds,
+    "midi": midi_seeds,
 }
 
 

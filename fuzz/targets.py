@@ -23,6 +23,10 @@ replays through the same door it came in by:
                 hash it carries must hold), so mutations reach the code behind the hash;
                 6 the same as checkpoint.prev.safetensors beside an unreadable newest one.
     arrays      0 a .npz, 1 a .npy through the --data loader (load_arrays)
+    midi        0 read_midi on the bytes; 1 the same with bar markers (controller 110), as the
+                folk corpus and users' ABC files arrive from abc2midi; 2 the reader of `aekit
+                reconstruct` and `interpolate` (read_windows on a file), whose back-to-back
+                windows are joined and encoded as the MIDI file it would write
 """
 
 from __future__ import annotations
@@ -168,6 +172,26 @@ def arrays(data: bytes) -> object:
     return load_arrays(_file(f"input{ARRAY_SUFFIXES[mode]}", body))
 
 
+MIDI_MODES = ("read_midi", "read_midi, bar markers", "read_windows, joined and written back")
+
+
+def midi(data: bytes) -> object:
+    """A MIDI file as aekit reads it: a melody with at least one 2-bar window, or AekitError."""
+    from aekit.modalities.melody.files import read_windows
+    from aekit.modalities.melody.midi import BAR_MARKER_CC, midi_bytes, read_midi
+    from aekit.modalities.melody.tokens import WINDOW, join_windows
+
+    mode, body = _split(data, len(MIDI_MODES))
+    if mode == 2:
+        read = read_windows(_file("input.mid", body))
+        assert read.windows.shape[1:] == (WINDOW,) and 1 <= len(read.windows) == read.total
+        midi_bytes(join_windows(read.windows))
+        return read
+    melody = read_midi(body, name="fuzz.mid", bar_marker=BAR_MARKER_CC if mode else None)
+    assert len(melody.windows()) > 0 and melody.tokens().shape == (melody.length,)
+    return melody
+
+
 SERVER_MODES = ("decode", "interpolate", "encode", "apply", "multipart", "query")
 SERVER_RUN_SETTINGS = {  # conditional with a latent; a denoiser; an upscaler, which has none
     "cvae": ("cvae", {"model.latent_dim": 2}, ["model.channels=[4, 8]"]),
@@ -238,6 +262,7 @@ PARSERS: dict[str, Callable[[bytes], object]] = {
     "checkpoint": checkpoint,
     "arrays": arrays,
     "server": server,
+    "midi": midi,
 }
 
 

@@ -2,8 +2,8 @@
 
 Random bytes, random bytes behind a valid header, and valid files (with time signatures, a
 pickup, polyphony, drums) broken the ways files break (tests/fuzz/strategies.damaged). The
-reader is meant to join `make fuzz` (fuzz/targets.py) as ``read_midi(data)``; this keeps the
-property in the fast suite.
+same reader is in `make fuzz` (fuzz/targets.py's ``midi``, with the verbs' `read_windows`), whose
+kept inputs tests/fuzz/test_corpus.py replays; this keeps the property in the fast suite.
 """
 
 from __future__ import annotations

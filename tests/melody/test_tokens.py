@@ -16,6 +16,7 @@ from aekit.modalities.melody.tokens import (
     cut_windows,
     dedupe,
     fill_bar_lines,
+    join_windows,
     notes_to_tokens,
     pitch_to_token,
     token_to_pitch,
@@ -107,3 +108,16 @@ def test_dedupe_keeps_first_occurrences_in_order() -> None:
     a, b, c = (np.full(32, v, np.uint8) for v in (41, 43, 45))
     out = dedupe(np.stack([b, a, b, c, a]))
     assert [row[0] for row in out] == [43, 41, 45]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(st.lists(st.integers(0, VOCAB - 1), min_size=4, max_size=4), max_size=5))
+def test_joined_windows_each_sound_as_they_do_alone(windows: list[list[int]]) -> None:
+    """Any token windows (a model's outputs), joined, play each window's own notes in turn: a
+    window beginning with HOLD begins in silence, not holding the last window's note on."""
+    rows = np.array(windows, dtype=np.uint8).reshape(len(windows), 4)
+    joined = join_windows(rows)
+    assert joined.shape == (4 * len(rows),)
+    expected = [Note(n.start + 4 * i, n.end + 4 * i, n.pitch)
+                for i, row in enumerate(rows) for n in tokens_to_notes(row)]  # fmt: skip
+    assert tokens_to_notes(joined) == expected

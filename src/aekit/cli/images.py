@@ -1,7 +1,8 @@
 """`aekit reconstruct | denoise | upscale | embed`: a trained model applied to files and splits.
 
 Every input file is read and checked before anything is written, so a bad file in the middle of
-a list leaves no half-finished output directory.
+a list leaves no half-finished output directory. `reconstruct` hands melody runs to
+cli/melody.py (MIDI in, MIDI, WAV and a piano roll out).
 """
 
 from __future__ import annotations
@@ -12,12 +13,22 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from aekit.cli import melody
 from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
 from aekit.core.spec import num_classes
 from aekit.errors import AekitError
 
 Files = Annotated[list[Path], typer.Argument(help="PNG or JPEG images.")]
 OutDir = Annotated[Path, typer.Option("--out", help="Directory for the output PNGs.")]
+FilesOrMidi = Annotated[
+    list[Path], typer.Argument(help="PNG or JPEG images (melody runs: MIDI files).")
+]
+OUT_FILES = "Directory for the outputs (PNGs; melody runs: MIDI, WAV and a piano roll)."
+OutFiles = Annotated[Path, typer.Option("--out", help=OUT_FILES)]
+Windows = Annotated[
+    int | None,
+    typer.Option(help="Melody runs: only the first N 2-bar windows of each file (default: all)."),
+]
 Resize = Annotated[
     bool, typer.Option(help="Resize inputs to the model's input size instead of refusing.")
 ]
@@ -48,7 +59,7 @@ def apply_to_files(
     """Run a model over files, writing out/<stem><suffix> for each (images: PNG); `task` (if
     given) is the training task the command needs (denoise needs a denoiser, upscale an
     upscaler). Files are read, checked and written by the run's modality."""
-    from aekit.modalities import get_modality
+    from aekit.modalities import check_file_for, get_modality
     from aekit.training.checkpoint import load_run
 
     loaded = load_run(run)
@@ -67,6 +78,8 @@ def apply_to_files(
     if len(set(targets)) != len(targets):
         raise AekitError("two inputs share a file name; their outputs would overwrite each other")
     labels = label_array(loaded.model, label, len(files))
+    for f in files:
+        check_file_for(f, modality.name, loaded.config.model_name)
     rows = [modality.read_file(f, loaded.model, resize) for f in files]  # all checked first
     outputs = modality.reconstruct(loaded.model, np.stack(rows), labels)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,9 +96,21 @@ def read_for_model(path: Path, model: Any, resize: bool, modality: str = "images
 
 @app.command()
 def reconstruct(
-    run: RunDir, files: Files, out: OutDir, resize: Resize = False, label: Label = None
+    run: RunDir,
+    files: FilesOrMidi,
+    out: OutFiles,
+    resize: Resize = False,
+    label: Label = None,
+    windows: Windows = None,
 ) -> None:
-    """Pass image files through a trained model (written as PNG into --out)."""
+    """Pass image files (or MIDI files, for a melody run) through a trained model into --out."""
+    if melody.is_melody_run(run):
+        from aekit.training.checkpoint import load_run
+
+        melody.reconstruct(load_run(run), files, out, windows, resize, label)
+        return
+    if windows is not None:
+        raise AekitError(f"--windows is for melody runs; run {run} reconstructs images")
     apply_to_files(run, files, out, resize, task=None, label=label)
 
 
@@ -164,7 +189,7 @@ def embed(
 
     if out.suffix != ".npz":
         raise AekitError(f"--out must end in .npz, got {out}")
-    loaded = load_autoencoder(run)
+    loaded = load_autoencoder(run, "embed")
     _, subset = run_split(loaded, data, data_dir, split)
     codes = run_encoder(loaded.model, subset.rows, sample=sample, labels=subset.labels)
     arrays = {"z": codes.reshape(codes.shape[0], -1), "code_shape": np.array(codes.shape[1:])}
@@ -175,11 +200,18 @@ def embed(
     typer.echo(f"wrote {codes.shape[0]} codes of dimension {arrays['z'].shape[1]} to {out}")
 
 
-def load_autoencoder(run: Path):
-    """A run whose decoder turns codes into images (not an upscaler)."""
+def load_autoencoder(run: Path, command: str | None):
+    """A run whose decoder turns codes into data (not an upscaler); for `command` (an image
+    verb) a run of images, one line naming the melody verbs otherwise (None: any modality)."""
     from aekit.training.checkpoint import load_run
 
     loaded = load_run(run)
+    modality = loaded.config.modality
+    if command is not None and modality != "images":
+        raise AekitError(
+            f"`aekit {command}` works on image runs, and run {run} ({loaded.config.model_name}) "
+            f"is a {modality} run; melody runs take aekit sample, reconstruct and interpolate"
+        )
     if loaded.config.task["name"] == "superres":
         raise AekitError(f"run {run} is an upscaler; its code is a feature map, not a latent code")
     return loaded

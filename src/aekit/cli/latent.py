@@ -1,4 +1,6 @@
-"""`aekit generate | perturb | latent-plot`: looking inside a trained autoencoder's code space."""
+"""`aekit generate | perturb | latent-plot | sample | interpolate | manifold`: looking inside a
+trained autoencoder's code space. `sample` and `interpolate` hand melody runs to cli/melody.py;
+the others draw images and refuse other runs in one line."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from aekit.cli import melody
 from aekit.cli.common import DataDir, OtherData, RunDir, Split, app
 from aekit.cli.images import Label, label_array, load_autoencoder, read_for_model, run_split
 from aekit.core.spec import spec_for
@@ -16,9 +19,10 @@ from aekit.errors import AekitError
 Seed = Annotated[int, typer.Option(help="Seed of the random draws.")]
 
 
-def load_variational(run: Path, what_for: str):
-    """A run of a variational model (one with a prior), or one line saying why not."""
-    loaded = load_autoencoder(run)
+def load_variational(run: Path, what_for: str, command: str | None):
+    """A run of a variational model (one with a prior), or one line saying why not; `command`
+    names the image verb it is loaded for (refusing other modalities), None for any modality."""
+    loaded = load_autoencoder(run, command)
     if not spec_for(loaded.model).has_prior:
         raise AekitError(
             f"run {run} ({loaded.config.model_name}) has no prior {what_for}: it is not "
@@ -33,7 +37,9 @@ def encode_file(loaded, path: Path, resize: bool, labels: np.ndarray | None):
     import torch
 
     from aekit.inference import embed
+    from aekit.modalities import check_file_for
 
+    check_file_for(path, loaded.config.modality, loaded.config.model_name)
     picture = read_for_model(path, loaded.model, resize, loaded.config.modality)[None]
     one = None if labels is None else labels[:1]
     return picture, torch.from_numpy(embed(loaded.model, picture, labels=one))
@@ -69,7 +75,7 @@ def generate(
     from aekit.reports.plots import save_grid
 
     out = png_path(out)
-    loaded = load_autoencoder(run)
+    loaded = load_autoencoder(run, "generate")
     labels = label_array(loaded.model, label, n)
     dist = training_codes(loaded, data_dir)
     codes = sample_codes(dist, n, torch.Generator().manual_seed(seed))
@@ -98,7 +104,7 @@ def perturb(
     from aekit.reports.plots import save_grid
 
     out = png_path(out)
-    loaded = load_autoencoder(run)
+    loaded = load_autoencoder(run, "perturb")
     labels = label_array(loaded.model, label, n)
     picture, code = encode_file(loaded, image, resize, labels)
     dist = training_codes(loaded, data_dir)
@@ -125,7 +131,7 @@ def latent_plot(
     from aekit.reports.plots import save_scatter
 
     out = png_path(out)
-    loaded = load_autoencoder(run)
+    loaded = load_autoencoder(run, "latent-plot")
     dataset, subset = run_split(loaded, data, data_dir, split)
     images = subset.rows[:limit]
     labels = None if subset.labels is None else subset.labels[:limit]
@@ -140,18 +146,37 @@ def latent_plot(
 @app.command()
 def sample(
     run: RunDir,
-    out: Annotated[Path, typer.Option("--out", help="PNG grid to write.")],
-    n: Annotated[int, typer.Option("-n", help="How many images.")] = 64,
+    out: Annotated[
+        Path, typer.Option("--out", help="PNG grid to write (melody runs: a directory).")
+    ],
+    n: Annotated[
+        int | None, typer.Option("-n", help="How many (default: 64 images, 8 melodies).")
+    ] = None,
     seed: Seed = 0,
     label: Label = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(help="Melody runs: softmax temperature of each step (default 1; 0: greedy)."),
+    ] = None,
 ) -> None:
-    """Decode codes drawn from a variational model's prior, N(0, I)."""
+    """Decode codes drawn from a variational model's prior, N(0, I) (melodies: MIDI and WAV)."""
     import torch
 
     from aekit.reports.plots import save_grid
 
+    if melody.is_melody_run(run):
+        loaded = load_variational(run, "to sample from", None)
+        label_array(loaded.model, label, 1)  # a --label is refused in one line
+        melody.sample(loaded, out, n, seed, temperature)
+        return
     out = png_path(out)
-    loaded = load_variational(run, "to sample from")
+    loaded = load_variational(run, "to sample from", "sample")
+    if temperature is not None:
+        raise AekitError(
+            f"--temperature is for melody runs, whose decoder draws each note; run {run} "
+            f"({loaded.config.model_name}) decodes images deterministically"
+        )
+    n = 64 if n is None else n
     if n < 1:
         raise AekitError(f"-n must be at least 1, got {n}")
     labels = label_array(loaded.model, label, n)
@@ -164,20 +189,30 @@ def sample(
 @app.command()
 def interpolate(
     run: RunDir,
-    first: Annotated[Path, typer.Argument(help="Start image (PNG or JPEG).")],
-    last: Annotated[Path, typer.Argument(help="End image.")],
-    out: Annotated[Path, typer.Option("--out", help="PNG strip to write.")],
+    first: Annotated[Path, typer.Argument(help="Start image (PNG or JPEG; melody runs: MIDI).")],
+    last: Annotated[Path, typer.Argument(help="End image (melody runs: MIDI file).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="PNG strip to write (melody runs: a directory).")
+    ],
     steps: Annotated[int, typer.Option(help="Decoded codes, ends included.")] = 10,
-    spherical: Annotated[bool, typer.Option(help="slerp instead of a straight line.")] = False,
+    spherical: Annotated[
+        bool | None,
+        typer.Option(help="slerp instead of a straight line (default: images no, melodies yes)."),
+    ] = None,
     resize: Annotated[bool, typer.Option(help="Resize the images to the model's size.")] = False,
     label: Label = None,
 ) -> None:
-    """Decode codes on the way from one image's code (posterior mean) to another's."""
+    """Decode codes on the way from one image's (or melody's) posterior mean to another's."""
     from aekit.latent.generation import decode_codes, interpolate_codes
     from aekit.reports.plots import save_grid
 
+    if melody.is_melody_run(run):
+        loaded = load_autoencoder(run, None)
+        melody.interpolate(loaded, first, last, out, steps, spherical, resize, label)
+        return
+    spherical = bool(spherical)
     out = png_path(out)
-    loaded = load_autoencoder(run)
+    loaded = load_autoencoder(run, "interpolate")
     labels = label_array(loaded.model, label, steps)
     (a, za), (b, zb) = (encode_file(loaded, p, resize, labels) for p in (first, last))
     codes = interpolate_codes(za, zb, steps, spherical)
@@ -203,7 +238,7 @@ def manifold(
     from aekit.reports.plots import save_grid
 
     out = png_path(out)
-    loaded = load_variational(run, "whose quantiles a grid could follow")
+    loaded = load_variational(run, "whose quantiles a grid could follow", "manifold")
     try:
         i, j = (int(d) for d in dims.split(","))
     except ValueError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aekit.errors import AekitError
@@ -42,7 +43,8 @@ DEFAULT_MODALITY = "images"
 
 __all__ = [
     "DEFAULT_MODALITY", "MODALITIES", "Baseline", "DatasetInfo", "MetricSet", "Modality", "Task",
-    "check_run_config", "get_modality", "identity", "prepared_task", "task_name",
+    "check_file_for", "check_run_config", "file_modality", "get_modality", "identity",
+    "prepared_task", "task_name",
 ]  # fmt: skip
 
 
@@ -62,3 +64,30 @@ def check_run_config(config: RunConfig, where: str = "run") -> RunConfig:
     config.json is refused when the run is opened, naming the key (``run.task.scale``)."""
     modality = get_modality(config.modality)
     return replace(config, task=modality.task_table(config.task, where=f"{where}.task"))
+
+
+def file_modality(path: str | Path) -> str | None:
+    """The registered modality whose files `path` looks like: by its first bytes, else by its
+    suffix; None when no modality knows it, or it cannot be read (its reader then says why)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    modalities = [get_modality(name) for name in MODALITIES]
+    for modality in modalities:
+        if head.startswith(modality.file_magic):
+            return modality.name
+    suffix = Path(path).suffix.lower()
+    return next((m.name for m in modalities if suffix in m.file_suffixes), None)
+
+
+def check_file_for(path: str | Path, modality: str, model: str) -> None:
+    """Refuse, in one line, a user's file of another modality than the model's (a MIDI file
+    given to an image model, an image to a melody model), before any reader fails on it."""
+    other = file_modality(path)
+    if other is not None and other != modality:
+        raise AekitError(
+            f"{path} holds {other} data ({get_modality(other).file_kinds}), but the run's "
+            f"model {model} takes {get_modality(modality).file_kinds}"
+        )

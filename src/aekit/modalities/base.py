@@ -96,6 +96,10 @@ class Modality(Protocol):
 
     name: str  # the registry key, recorded in every run's config.json
     file_kinds: str  # what `read_file` takes, for messages and help: "PNG or JPEG images"
+    # How its files are told apart (`aekit.modalities.file_modality`), so a file of another
+    # modality is refused by name (a MIDI file given to an image model): first bytes, suffixes
+    file_magic: tuple[bytes, ...]
+    file_suffixes: tuple[str, ...]
     output_suffix: str  # what `write_outputs` writes: ".png"
     metrics: MetricSet
 

@@ -33,6 +33,9 @@ class ImageModality:
 
     name = "images"
     file_kinds = "PNG or JPEG images"
+    # PNG, JPEG, GIF, TIFF (both byte orders): what a photo or a drawing is most likely saved as
+    file_magic = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*")
+    file_suffixes = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
     output_suffix = ".png"
 
     @property

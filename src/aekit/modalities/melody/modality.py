@@ -129,6 +129,8 @@ def token_scores(output: Any, target: Any) -> dict[str, Any]:
 class MelodyModality:
     name = "melody"
     file_kinds = "MIDI files"
+    file_magic = (b"MThd",)  # a standard MIDI file's header chunk
+    file_suffixes = (".mid", ".midi")
     output_suffix = ".mid"
 
     @property
@@ -265,12 +267,11 @@ class MelodyModality:
         )
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
-        import torch
+        """What the model makes of each window on its own: the posterior mean, decoded greedily
+        and free-running (inference.py), not the teacher-forced argmax training scores."""
+        from aekit.modalities.melody.inference import reconstruct
 
-        model.eval()
-        with torch.no_grad():
-            x = torch.from_numpy(np.asarray(rows)).long()
-            return model(x).logits.argmax(-1).to(torch.uint8).numpy()
+        return reconstruct(model, rows)
 
     def read_file(self, path: Path, model: Any, resize: bool) -> np.ndarray:
         """The first 2-bar window of a MIDI file, as (32,) uint8 tokens."""

@@ -175,3 +175,22 @@ def fill_bar_lines(marks: Iterable[int], end: int) -> list[int]:
         if c > a and (c - a) % STEPS_PER_BAR == 0:
             filled.update(range(a, c + 1, STEPS_PER_BAR))
     return sorted(filled)
+
+
+def join_windows(windows: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Windows played one after the other as one token sequence, each sounding as it does alone.
+
+    A window that begins with ``HOLD`` begins in silence, but after another window a ``HOLD``
+    would hold that window's last note on; it becomes ``NOTE_OFF`` (a no-op in silence), so
+    ``cut_windows`` of the joined melody at 0, 32, ... gives the windows back (canonically).
+    """
+    rows = [np.asarray(w, dtype=np.uint8) for w in windows]
+    if not rows:
+        return np.zeros(0, dtype=np.uint8)
+    joined = [rows[0]]
+    for row in rows[1:]:
+        if len(row) and row[0] == HOLD:
+            row = row.copy()
+            row[0] = NOTE_OFF
+        joined.append(row)
+    return np.concatenate(joined)
