@@ -31,6 +31,7 @@ import torch
 from aekit.modalities.melody import baselines as B
 from aekit.modalities.melody import metrics as M
 from aekit.modalities.melody.dataset import unseen_mask
+from aekit.modalities.melody.inference import greedy_decode
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al.'s covariance threshold for an active unit
 
@@ -126,20 +127,6 @@ def teacher_forced(model: Any, tokens: np.ndarray, batch_size: int = 512) -> np.
     return torch.cat(out).numpy().astype(np.uint8)
 
 
-@torch.no_grad()
-def decode_greedy(model: Any, codes: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    """(N, Z) codes -> (N, T) uint8 tokens, greedy free-running decoding."""
-    device = model.out.weight.device
-    parts = _batches(len(codes), batch_size)
-    out = [model.generate(codes[part].to(device), 0.0).cpu() for part in parts]
-    return torch.cat(out).numpy().astype(np.uint8)
-
-
-def free_running(model: Any, tokens: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Reconstruction as a user means it: encode to the posterior mean, decode greedily."""
-    return decode_greedy(model, encode_windows(model, tokens, batch_size)[0], batch_size)
-
-
 def nanmean(values: list[float]) -> float:
     """The mean of the defined values (a path that never changes has no Spearman), or NaN."""
     defined = [v for v in values if not np.isnan(v)]
@@ -200,7 +187,7 @@ def evaluate_melodies(
     means, kl = encode_windows(model, tokens, batch_size)
     rows = {
         "model, teacher forced": scores(teacher_forced(model, tokens, batch_size), tokens, unseen),
-        "model, free running": scores(decode_greedy(model, means, batch_size), tokens, unseen),
+        "model, free running": scores(greedy_decode(model, means), tokens, unseen),
     }
     for name, predicted in (baselines or {}).items():
         rows[name] = scores(np.asarray(predicted), tokens, unseen)
@@ -230,7 +217,7 @@ def evaluate_melodies(
     if chosen is not None:
         a, b = tokens[chosen[:, 0]], tokens[chosen[:, 1]]
         paths = slerp_paths(means[chosen[:, 0]], means[chosen[:, 1]], steps)  # (P, S, Z)
-        decoded = decode_greedy(model, paths.reshape(pairs * steps, -1), batch_size)
+        decoded = greedy_decode(model, paths.reshape(pairs * steps, -1))
         decoded = decoded.reshape(pairs, steps, -1)
         mixed = np.stack([B.token_mix(a[i], b[i], steps, rng) for i in range(pairs)])
         mid = steps // 2
