@@ -153,8 +153,6 @@ def _index_problem(index: dict[str, Any]) -> str | None:
         isinstance(labels, dict) and labels.get("file") == LABELS and _is_count(labels.get("bytes"))
     ):
         return f"labels must be {{file: {LABELS!r}, bytes, ...}} or null"
-    if (index.get("labels") is None) != (classes is None):
-        return "labels and classes must be given together"
     return None
 
 
