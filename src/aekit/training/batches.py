@@ -70,8 +70,9 @@ class DeviceBatches:
 
     def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(raw batch, labels) for `index` (from `place`), both on the training device."""
-        if self.resident:
-            return self.rows[index], None if self.labels is None else self.labels[index]
+        if self.resident:  # index_select: about 7x faster than rows[index] for uint8 on a CPU
+            labels = None if self.labels is None else self.labels.index_select(0, index)
+            return self.rows.index_select(0, index), labels
         labels = None if self.labels is None else self._copied(self.labels, index)
         if self.lazy:
             return self._sent(torch.from_numpy(self.rows[index.numpy()])), labels
