@@ -201,11 +201,16 @@ def load_arrays(path: Path) -> Loaded:
     """Images (and labels, and a test split) from a .npz or .npy file, never unpickling."""
     if not path.is_file():
         raise AekitError(f"array file not found: {path}")
+    mmap_mode = None
     if path.suffix.lower() == ".npy":
         with open(path, "rb") as f:
-            _check_arrays_fit(path, [_array_header(f)])
+            header = _array_header(f)
+        _check_arrays_fit(path, [header])
+        # uint8 as stored is mapped, not read: the split copies only what it keeps, and
+        # `aekit pack` streams the file into shards in chunks
+        mmap_mode = "r" if header is not None and header[1] == np.uint8 else None
     with refusing_pickles(f"{path}"):
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
     if isinstance(loaded, np.ndarray):  # a plain .npy: images only
         return ImageSet(to_nchw(loaded, f"{path}"), None), None, None
     with loaded as z:
