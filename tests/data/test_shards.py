@@ -65,6 +65,9 @@ def test_shard_rows_read_like_the_concatenated_array():
     assert isinstance(view, ShardRows)
     assert np.array_equal(np.asarray(view), whole[mask][[2, 0]])
     assert np.array_equal(view[1:], whole[mask][[0]])
+    taken = rows.take(np.arange(11)[::-1])
+    for key in (slice(None, None, 3), slice(9, 1, -2), slice(4, 40)):
+        assert np.array_equal(taken[key], whole[::-1][key]), key
     for bad in (11, -12, np.array([3, 11])):
         with pytest.raises(IndexError):
             rows[bad]

@@ -77,11 +77,12 @@ class ShardRows:
                 raise IndexError(f"row {key} is out of range for {n} rows")
             return self._read(self._positions(np.array([key]))[:1])[0]
         if isinstance(key, slice):
-            if self._index is None:
-                start, stop, step = key.indices(len(self))
-                if step == 1:
-                    return self._read_range(start, max(start, stop))
-            return self._read(self._positions(np.arange(len(self))[key]))
+            if self._index is not None:
+                return self._read(self._index[key])
+            start, stop, step = key.indices(len(self))
+            if step == 1:
+                return self._read_range(start, max(start, stop))
+            return self._read(np.arange(start, stop, step, dtype=np.int64))
         if isinstance(key, tuple):  # rows[i, ...], rows[:, 0]: select rows, then index within
             rows = self[key[0]]
             return rows[(slice(None), *key[1:])] if rows.ndim == self.ndim else rows[key[1:]]
