@@ -35,6 +35,7 @@ LIBRARY = {
     "aekit/runs.py": {"train"},
     "aekit/training/": {"train"},
     "aekit/models/": {"train"},
+    "aekit/modalities/images/data/pack.py": {"pack"},  # before the data/ prefix: first match
     "aekit/modalities/images/data/": {"train"},
     "aekit/modalities/images/tasks.py": {"train"},
     "aekit/runtime/": {"train", "demo", "serve"},

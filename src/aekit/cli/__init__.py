@@ -5,6 +5,7 @@
     train.py     train (and the run-config layering: defaults < preset < file < flags < --set)
     evaluate.py  eval
     images.py    reconstruct, denoise, upscale, embed
+    pack.py      pack (images -> shards read by memory map)
     latent.py    generate, perturb, latent-plot, sample, interpolate, manifold
     report.py    report, demo
     serve.py     serve

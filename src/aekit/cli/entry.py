@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from aekit.cli import catalog, evaluate, images, latent, report, serve, train  # noqa: F401
+from aekit.cli import catalog, evaluate, images, latent, pack, report, serve, train  # noqa: F401
 from aekit.cli.common import app
 from aekit.errors import AekitError
 

@@ -18,7 +18,13 @@ from aekit.errors import AekitError
 def train(
     model: Annotated[str | None, typer.Argument(help="Model name (see `aekit models`).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Run directory to create.")] = Path("runs/run"),
-    data: Annotated[str | None, typer.Option(help="Dataset name, folder:PATH or a .npz.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Dataset name, folder:PATH, a .npz, or shards:DIR (written by `aekit pack`, "
+            "for data larger than memory)."
+        ),
+    ] = None,
     data_dir: DataDir = None,
     latent_dim: Annotated[int | None, typer.Option(help="Code size (model.latent_dim).")] = None,
     arch: Annotated[str | None, typer.Option(help="Architecture preset (model.arch).")] = None,

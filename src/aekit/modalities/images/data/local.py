@@ -23,6 +23,7 @@ import tokenize
 import zipfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -75,11 +76,38 @@ def _scan(root: Path) -> tuple[list[Path], list[str] | None]:
     return files, [f.relative_to(root).parts[0] for f in files]
 
 
-def load_folder(
-    root: Path, channels: int | None, image_size: int | None, max_pixels: int = 50_000_000
-) -> Loaded:
-    """Read every image under `root` into one uint8 (N, C, H, W) array (plus the test split
-    when the folder has the train/test layout)."""
+@dataclass(frozen=True)
+class FolderPlan:
+    """What a folder holds, worked out from names and image headers alone: which files in which
+    order, their labels, and the (C, H, W) every image becomes. `load_folder` reads it into
+    memory; `aekit pack` (pack.py) streams it into shards, one image at a time."""
+
+    root: Path
+    files: list[Path]  # files[:n_train] are the pool, the rest the official test split
+    n_train: int
+    labels: np.ndarray | None  # (len(files),) int64 when the images sit in class folders
+    classes: tuple[str, ...] | None
+    shape: tuple[int, int, int]  # (C, H, W) of every image as read
+    largest: int  # pixels of the largest image (decoding it is the peak)
+    max_pixels: int
+
+    def read(self, i: int) -> np.ndarray:
+        """Image `i` as uint8 (C, H, W), converted and resized as planned."""
+        c, h, w = self.shape
+        return read_image(self.files[i], channels=c, size=(h, w), max_pixels=self.max_pixels)
+
+
+def plan_folder(
+    root: Path,
+    channels: int | None,
+    image_size: int | None,
+    max_pixels: int = 50_000_000,
+    size_option: str = "image_size (--image-size)",
+) -> FolderPlan:
+    """Scan `root` (layouts in the module docstring) and read every image's header.
+
+    `channels` None: 3 if any image is coloured, else 1. `image_size` None: every image must
+    have the same size (the message names `size_option` as the way out)."""
     if not root.is_dir():
         raise AekitError(f"not a directory: {root}")
     subdirs = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
@@ -100,26 +128,10 @@ def load_folder(
         files, class_of = _scan(root)
         classes = None if class_of is None else sorted(set(class_of))
         n_train = len(files)
-    images = _read_all(root, files, channels, image_size, max_pixels)
     labels = None
     if class_of is not None and classes is not None:
         index = {c: i for i, c in enumerate(classes)}
         labels = np.array([index[c] for c in class_of], dtype=np.int64)
-    names = None if classes is None else tuple(classes)
-    everything = ImageSet(images, labels)
-    if n_train == len(files):
-        return everything, None, names
-    return (
-        everything.subset(np.arange(n_train)),
-        everything.subset(np.arange(n_train, len(files))),
-        names,
-    )
-
-
-def _read_all(
-    root: Path, files: list[Path], channels: int | None, image_size: int | None, max_pixels: int
-) -> np.ndarray:
-    """Decide channels and size from the headers, then decode everything into one array."""
     headers = [image_header(f, max_pixels) for f in files]  # cheap: no pixel decoding
     if channels is None:
         channels = 3 if any(c == 3 for c, _, _ in headers) else 1
@@ -130,23 +142,48 @@ def _read_all(
                 raise AekitError(
                     f"images in {root} differ in size: {files[0].relative_to(root)} is "
                     f"{first[0]}x{first[1]} (HxW) but {f.relative_to(root)} is {h}x{w}; "
-                    "pass image_size (--image-size) to resize them all to one square size"
+                    f"pass {size_option} to resize them all to one square size"
                 )
         size = first
     else:
         size = (image_size, image_size)
+    return FolderPlan(
+        root, files, n_train, labels, None if classes is None else tuple(classes),
+        (channels, *size), max(h * w for _, h, w in headers), max_pixels,
+    )  # fmt: skip
+
+
+def load_folder(
+    root: Path, channels: int | None, image_size: int | None, max_pixels: int = 50_000_000
+) -> Loaded:
+    """Read every image under `root` into one uint8 (N, C, H, W) array (plus the test split
+    when the folder has the train/test layout)."""
+    plan = plan_folder(root, channels, image_size, max_pixels)
+    everything = ImageSet(_read_all(plan), plan.labels)
+    n_train, n = plan.n_train, len(plan.files)
+    if n_train == n:
+        return everything, None, plan.classes
+    return (
+        everything.subset(np.arange(n_train)),
+        everything.subset(np.arange(n_train, n)),
+        plan.classes,
+    )
+
+
+def _read_all(plan: FolderPlan) -> np.ndarray:
+    """Decode every planned image into one array, once it is clear that it fits in memory."""
+    n, (c, h, w) = len(plan.files), plan.shape
     # Peak: the uint8 array, the split's copies of it (as large again), and the largest image
     # while it is decoded (RGBA composited in uint32: at most 32 bytes a pixel).
-    need = 2 * len(files) * channels * size[0] * size[1] + 32 * max(h * w for _, h, w in headers)
     check_fits(
-        need,
-        f"{len(files)} images of {channels}x{size[0]}x{size[1]} from {root}",
+        2 * n * c * h * w + 32 * plan.largest,
+        f"{n} images of {c}x{h}x{w} from {plan.root}",
         "pass a smaller --image-size (data.image_size) to shrink them as they load, "
-        "or use fewer files",
+        "use fewer files, or pack them into shards that stay on disk (aekit pack)",
     )
-    out = np.empty((len(files), channels, *size), dtype=np.uint8)
-    for i, f in enumerate(files):
-        out[i] = read_image(f, channels=channels, size=size, max_pixels=max_pixels)
+    out = np.empty((n, c, h, w), dtype=np.uint8)
+    for i in range(n):
+        out[i] = plan.read(i)
     return out
 
 
@@ -164,11 +201,16 @@ def load_arrays(path: Path) -> Loaded:
     """Images (and labels, and a test split) from a .npz or .npy file, never unpickling."""
     if not path.is_file():
         raise AekitError(f"array file not found: {path}")
+    mmap_mode = None
     if path.suffix.lower() == ".npy":
         with open(path, "rb") as f:
-            _check_arrays_fit(path, [_array_header(f)])
+            header = _array_header(f)
+        _check_arrays_fit(path, [header])
+        # uint8 as stored is mapped, not read: the split copies only what it keeps, and
+        # `aekit pack` streams the file into shards in chunks
+        mmap_mode = "r" if header is not None and header[1] == np.uint8 else None
     with refusing_pickles(f"{path}"):
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False, mmap_mode=mmap_mode)
     if isinstance(loaded, np.ndarray):  # a plain .npy: images only
         return ImageSet(to_nchw(loaded, f"{path}"), None), None, None
     with loaded as z:

@@ -1,8 +1,9 @@
 """Named datasets: what each name means, where its files are found, and `load_dataset`.
 
 Names: ``mnist``, ``fashion-mnist``, ``kmnist``, ``digits``, ``cifar10``, ``photos`` (RGB
-patches of scikit-image's sample photos, see `photos.py`), ``folder:PATH``, ``npz:PATH``, or
-simply an existing directory or a path ending .npz/.npy. A built-in name wins over a directory
+patches of scikit-image's sample photos, see `photos.py`), ``folder:PATH``, ``npz:PATH``,
+``shards:DIR`` (images packed by `aekit pack` and read through memory maps, see `shards.py`),
+or simply an existing directory or a path ending .npz/.npy. A built-in name wins over a directory
 of the same name; write ``folder:mnist`` to mean the directory.
 
 Where the file-based sets are looked for, first hit wins (each base may hold the files
@@ -86,6 +87,7 @@ SPECS: dict[str, _Spec] = {
         ),
     )
 }
+SHARDS = "shards:"  # a directory written by `aekit pack` (shards.py)
 ALIASES = {
     "fashion": "fashion-mnist",
     "fashionmnist": "fashion-mnist",
@@ -170,15 +172,17 @@ def _unknown(name: str) -> AekitError:
     hint = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
     return AekitError(
         f"unknown dataset {name!r}; {hint}known: {', '.join(SPECS)}, "
-        "or folder:PATH, npz:PATH, a directory of images, or a .npz/.npy file"
+        "or folder:PATH, npz:PATH, shards:DIR (written by aekit pack), a directory of images, "
+        "or a .npz/.npy file"
     )
 
 
 def claims(name: str) -> bool:
-    """Whether `name` means image data: a built-in name (or alias), ``folder:``/``npz:``, a
-    .npz/.npy path or an existing directory. `aekit.datasets` asks each modality this."""
+    """Whether `name` means image data: a built-in name (or alias), ``folder:``/``npz:``/
+    ``shards:``, a .npz/.npy path or an existing directory. `aekit.datasets` asks each modality
+    this."""
     raw = os.fspath(name)
-    if _canonical(raw) in SPECS or raw.startswith(("folder:", "npz:")):
+    if _canonical(raw) in SPECS or raw.startswith(("folder:", "npz:", SHARDS)):
         return True
     path = Path(raw).expanduser()
     return path.suffix.lower() in (".npz", ".npy") or path.is_dir()
@@ -203,47 +207,95 @@ def load_dataset(
     sources without an official test split; `download=False` never touches the network.
     """
     check_split_args(val_fraction, test_fraction, seed, limit, image_size, channels)
+    parts = load_parts(
+        name, data_dir=data_dir, image_size=image_size, channels=channels, download=download
+    )
+    return make_dataset(
+        parts.name, parts.pool, parts.test, parts.classes, parts.location,
+        val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, limit=limit,
+        image_size=None if parts.sized else image_size, channels=channels,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A source before its split: the pool train and validation come from, the official test
+    split or None, class names, and where it was found. `sized`: the loader already made the
+    images `image_size` (folders read them so; photos cut patches of it; packs are checked)."""
+
+    name: str
+    pool: ImageSet
+    test: ImageSet | None
+    classes: tuple[str, ...] | None
+    location: str
+    sized: bool
+
+
+def load_parts(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = True,
+) -> Parts:
+    """The unsplit source `name` (the names of `load_dataset`). `aekit pack` writes these."""
     raw = os.fspath(name)
-    split = {
-        "val_fraction": val_fraction,
-        "test_fraction": test_fraction,
-        "seed": seed,
-        "limit": limit,
-        "image_size": image_size,
-        "channels": channels,
-    }
     key = _canonical(raw)
     if key in SPECS and SPECS[key].kind == "photos":  # image_size is the patch size, no resize
         pool, test = photos.load_photo_sets(image_size or photos.DEFAULT_PATCH)
-        split["image_size"] = None
-        return make_dataset(key, pool, test, photos.PHOTOS, "scikit-image", **split)
+        return Parts(key, pool, test, photos.PHOTOS, "scikit-image", True)
     if key in SPECS:
         pool, test, classes, location = _load_builtin(SPECS[key], data_dir, download)
-        return make_dataset(key, pool, test, classes, location, **split)
-    for prefix, loader in (("folder:", _folder), ("npz:", _arrays)):
-        if raw.startswith(prefix):
-            rest = raw[len(prefix) :]
-            if not rest:
-                raise AekitError(f"{raw!r} needs a path after {prefix!r}, e.g. {prefix}./images")
-            return loader(Path(rest), split)
-    path = Path(raw).expanduser()
-    if path.suffix.lower() in (".npz", ".npy"):
-        return _arrays(path, split)
-    if path.is_dir():
-        return _folder(path, split)
+        return Parts(key, pool, test, classes, location, False)
+    if raw.startswith(SHARDS):
+        return _shards(Path(_after(raw, SHARDS)), image_size, channels)
+    folder = folder_path(raw)
+    if folder is not None:
+        root = folder.expanduser().resolve()
+        pool, test, classes = local.load_folder(root, channels, image_size)
+        return Parts(f"folder:{root}", pool, test, classes, str(root), True)
+    path = Path(_after(raw, "npz:") if raw.startswith("npz:") else raw).expanduser()
+    if raw.startswith("npz:") or path.suffix.lower() in (".npz", ".npy"):
+        file = path.resolve()
+        pool, test, classes = local.load_arrays(file)
+        return Parts(f"npz:{file}", pool, test, classes, str(file), False)
     raise _unknown(raw)
 
 
-def _folder(path: Path, split: dict) -> Dataset:
-    root = path.expanduser().resolve()
-    pool, test, classes = local.load_folder(root, split["channels"], split["image_size"])
-    return make_dataset(f"folder:{root}", pool, test, classes, str(root), **split)
+def _after(raw: str, prefix: str) -> str:
+    rest = raw[len(prefix) :]
+    if not rest:
+        raise AekitError(f"{raw!r} needs a path after {prefix!r}, e.g. {prefix}./images")
+    return rest
 
 
-def _arrays(path: Path, split: dict) -> Dataset:
-    file = path.expanduser().resolve()
-    pool, test, classes = local.load_arrays(file)
-    return make_dataset(f"npz:{file}", pool, test, classes, str(file), **split)
+def folder_path(name: str) -> Path | None:
+    """The directory `name` means when it names a folder of images (``folder:PATH``, or an
+    existing directory that is no built-in name), else None."""
+    raw = os.fspath(name)
+    if raw.startswith("folder:"):
+        return Path(_after(raw, "folder:"))
+    if _canonical(raw) in SPECS or raw.startswith(("npz:", SHARDS)):
+        return None
+    path = Path(raw).expanduser()
+    return path if path.suffix.lower() not in (".npz", ".npy") and path.is_dir() else None
+
+
+def _shards(directory: Path, image_size: int | None, channels: int | None) -> Parts:
+    from aekit.modalities.images.data.shards import open_pack
+
+    root = directory.expanduser().resolve()
+    pack = open_pack(root)
+    c, h, w = pack.shape
+    sized = image_size is None or (h, w) == (image_size, image_size)
+    if not sized or channels not in (None, c):
+        want = f"{channels or c}x{image_size or h}x{image_size or w}"
+        raise AekitError(
+            f"shards:{root} holds {c}x{h}x{w} images, not {want}; a pack is read as packed: "
+            "leave the image size and channels unset, or pack the source again at that size"
+        )
+    return Parts(f"shards:{root}", pack.pool, pack.test, pack.classes, str(root), True)
 
 
 def _load_builtin(

@@ -26,15 +26,20 @@ import numpy as np
 from aekit.errors import AekitError
 from aekit.modalities.base import DatasetInfo
 from aekit.modalities.images.data.images import convert_channels, resize_images
+from aekit.modalities.images.data.rows import ShardRows
 
 __all__ = ["Dataset", "DatasetInfo", "ImageSet", "check_split_args", "make_dataset"]
 
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images and (optionally) their integer class labels."""
+    """Images and (optionally) their integer class labels.
 
-    images: np.ndarray  # (N, C, H, W) uint8, C-contiguous
+    `images` is an in-memory array, or for `shards:` datasets a `ShardRows` over memory-mapped
+    files, read only where indexed (rows.py): ``subset`` keeps it unread, and the trainer
+    gathers it batch by batch."""
+
+    images: np.ndarray | ShardRows  # (N, C, H, W) uint8, C-contiguous
     labels: np.ndarray | None  # (N,) int64, or None for unlabeled data
     noun: ClassVar[str] = "images"  # what a row is called in messages
 
@@ -47,9 +52,9 @@ class ImageSet:
     def __post_init__(self) -> None:
         # These are programming errors inside aekit (loaders build ImageSets), not user errors.
         im = self.images
-        if not (isinstance(im, np.ndarray) and im.ndim == 4 and im.dtype == np.uint8):
+        if not (isinstance(im, np.ndarray | ShardRows) and im.ndim == 4 and im.dtype == np.uint8):
             raise TypeError(f"ImageSet.images must be uint8 (N, C, H, W), got {_describe(im)}")
-        if not im.flags.c_contiguous:
+        if isinstance(im, np.ndarray) and not im.flags.c_contiguous:
             raise ValueError("ImageSet.images must be C-contiguous")
         lb = self.labels
         if lb is not None and not (
@@ -65,13 +70,16 @@ class ImageSet:
         index = np.asarray(index)
         if index.dtype != bool and index.dtype.kind not in "iu":
             raise TypeError(f"subset index must be integers or a boolean mask, got {index.dtype}")
-        images = np.ascontiguousarray(self.images[index])
+        if isinstance(self.images, ShardRows):  # still unread: the split costs its index
+            images = self.images.take(index)
+        else:
+            images = np.ascontiguousarray(self.images[index])
         labels = None if self.labels is None else np.ascontiguousarray(self.labels[index])
         return ImageSet(images, labels)
 
 
 def _describe(x: object) -> str:
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray | ShardRows):
         return f"{x.dtype} array of shape {x.shape}"
     return type(x).__name__
 
@@ -177,6 +185,8 @@ def make_dataset(
 
 
 def _transform(s: ImageSet, channels: int | None, size: tuple[int, int] | None) -> ImageSet:
+    if channels in (None, s.images.shape[1]) and size in (None, s.images.shape[2:]):
+        return s  # nothing to do; and a ShardRows split must stay unread
     images = convert_channels(s.images, channels)
     if size is not None:
         images = resize_images(images, size)
