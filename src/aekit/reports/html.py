@@ -33,7 +33,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .92em; max-width: 60em; }
 details summary { cursor: pointer; color: #444; } code { font-size: .95em; }
-.clips { display: flex; flex-wrap: wrap; gap: .5em 1.5em; margin: .4em 0 1em; }
+.clips { display: grid; grid-template-columns: repeat(2, max-content); gap: .5em 2em;
+         margin: .4em 0 1em; }  /* two a row: an input beside its reconstruction */
 .clip { display: flex; align-items: center; gap: .5em; font-size: .92em; }
 .clip audio { height: 2.2em; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .88em; }
