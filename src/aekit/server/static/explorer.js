@@ -434,7 +434,8 @@ async function encodeWindow() {
     $("original").src = original.roll;
     $("original").alt = `test window ${i}, as it is in the data`;
     $("original").hidden = false;
-    $("random-source").textContent = `the code of test window ${i} (its roll is below)`;
+    $("random-source").textContent = `the code of test window ${i}: the upper roll is its ` +
+      "decoding, the lower one the window itself";
     state.z = code.z;
     decode(state.z);
   } catch (error) {
