@@ -30,6 +30,16 @@ FIGURES = ["losses", "reconstructions", "samples", "interpolation"]
 CLIPS = melody_page.HEARD * 2 + melody_page.SAMPLES_HEARD + 1  # pairs, samples, the path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Reports decode melodies step by step (the evaluation's 1000 prior samples too): on a
+    shared machine a second torch thread only waits, and made this module several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     return train_melody_run(tmp_path_factory.mktemp("melody-report"))

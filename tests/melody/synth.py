@@ -93,6 +93,8 @@ def train_melody_run(root, tunes: int = 20, epochs: int = 1, lr: float = 1e-6):
     trained tiny model first learns to hold one note, which would hide both."""
     from pathlib import Path
 
+    import torch
+
     from aekit.cli import build_run_config
     from aekit.runs import train_run
 
@@ -103,5 +105,10 @@ def train_melody_run(root, tunes: int = 20, epochs: int = 1, lr: float = 1e-6):
         (folder / f"t{i:02d}.mid").write_bytes(midi_bytes(wandering_notes(i)))
     flags = {"data.name": f"midi:{folder}", "train.epochs": epochs, "train.lr": lr}
     config = build_run_config("melody-vae", None, flags, ["task.name=identity"], "tiny")
-    train_run(config, root / "run", progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a step-by-step LSTM on a shared machine: more threads only wait
+    try:
+        train_run(config, root / "run", progress=False, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
     return root / "run"
