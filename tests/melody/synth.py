@@ -68,3 +68,47 @@ L:1/8
 K:G
 D|G2 B2 d2 z2|f2 a2 g2 z2|e2 c2 A2 F2|G6 z D|G2 B2 d2 g2|f2 a2 g4|]
 """
+
+
+def wandering_notes(seed: int, bars: int = 6) -> list[tuple[int, int, int]]:
+    """A tune of 8th, quarter and half notes wandering around middle C: tunes differ by seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pitches = 60 + np.cumsum(rng.integers(-3, 4, 16 * bars)) % 12
+    notes, t = [], 0
+    while t < 16 * bars:
+        d = int(rng.choice([2, 4, 4, 8]))
+        notes.append((t, min(t + d, 16 * bars), int(pitches[len(notes)])))
+        t += d
+    return notes
+
+
+def train_melody_run(root, tunes: int = 20, epochs: int = 1, lr: float = 1e-6):
+    """A melody-vae run (tiny preset) on `tunes` synthetic MIDI tunes in root/tunes: root/run.
+
+    The default barely moves the weights (lr 1e-6, one epoch: a few seconds): a near-random
+    decoder writes busy melodies that change with every code and every previous token, so a
+    test can tell free-running decoding from teacher-forced, and one code from another. A
+    trained tiny model first learns to hold one note, which would hide both."""
+    from pathlib import Path
+
+    import torch
+
+    from aekit.cli import build_run_config
+    from aekit.runs import train_run
+
+    root = Path(root)
+    folder = root / "tunes"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(tunes):
+        (folder / f"t{i:02d}.mid").write_bytes(midi_bytes(wandering_notes(i)))
+    flags = {"data.name": f"midi:{folder}", "train.epochs": epochs, "train.lr": lr}
+    config = build_run_config("melody-vae", None, flags, ["task.name=identity"], "tiny")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a step-by-step LSTM on a shared machine: more threads only wait
+    try:
+        train_run(config, root / "run", progress=False, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    return root / "run"

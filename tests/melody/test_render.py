@@ -51,3 +51,26 @@ def test_wav_through_fluidsynth(tmp_path: Path) -> None:
     paths, message = render.write_melody(tmp_path / "out", "tune", TOKENS)
     assert message == "" and paths["wav"].read_bytes()[:4] == b"RIFF"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tune.mid", "tune.wav"]
+
+
+@pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or render.find_soundfont() is None,
+    reason="fluidsynth and a GM soundfont are not installed",
+)
+def test_wav_clips_are_cut_apart_at_their_own_times() -> None:
+    import io
+    import wave
+
+    silence = np.zeros(32, dtype=np.uint8)  # a 2-bar rest: its clip must be silent
+    clips, message = render.wav_clips([TOKENS, silence, TOKENS[:16]])
+    assert message == "" and len(clips) == 3
+    sounds = []
+    for clip in clips:
+        with wave.open(io.BytesIO(clip)) as f:
+            assert (f.getnchannels(), f.getsampwidth(), f.getframerate()) == (1, 2, 22050)
+            sounds.append(np.frombuffer(f.readframes(f.getnframes()), dtype="<i2"))
+    assert [len(s) / 22050 for s in sounds] == pytest.approx([4.5, 4.5, 2.5])
+    peak = max(int(np.abs(s).max()) for s in sounds)
+    assert peak == pytest.approx(render.PEAK * 32767, rel=0.01)  # scaled up from fluidsynth's
+    assert np.abs(sounds[1]).max() < 0.01 * peak  # the rest before it died out in the gap
+    assert np.abs(sounds[2][:2205]).max() > 0.1 * peak  # a note from its first 0.1 s

@@ -1,5 +1,6 @@
-"""Tiny trained runs for the explorer's tests, trained once per session and only when a test
-asks for one, and a real uvicorn server on 127.0.0.1 in a background thread."""
+"""Tiny trained runs for the explorer's tests (image runs, and a melody run), trained once per
+session and only when a test asks for one, and a real uvicorn server on 127.0.0.1 in a
+background thread."""
 
 from __future__ import annotations
 
@@ -74,6 +75,21 @@ def apps(tiny_run):
         return made[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def melody_run(tmp_path_factory) -> Path:
+    """A melody-vae run on 20 synthetic tunes, trained once per session when asked for."""
+    from tests.melody.synth import train_melody_run
+
+    return train_melody_run(tmp_path_factory.mktemp("melody"))
+
+
+@pytest.fixture(scope="session")
+def melody_app(melody_run):
+    from aekit.server import create_app
+
+    return create_app(melody_run)
 
 
 @pytest.fixture

@@ -172,3 +172,53 @@ def test_an_upscaler_offers_only_uploads(page, servers, artifacts, tmp_path):
     page.click("#apply-form button[type=submit]")
     page.wait_for_function("() => document.querySelectorAll('#apply-out img').length === 4")
     page.screenshot(path=artifacts / "explorer-upscaler.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def melody_url(melody_app):
+    gen = serve_in_thread(melody_app)
+    yield next(gen)
+    next(gen, None)
+
+
+ROLL = "() => { const i = document.getElementById('roll'); return i.complete && i.naturalWidth > 0 ? i.src : null; }"  # noqa: E501
+AUDIO = "() => document.getElementById('audio').getAttribute('src')"
+AUDIO_HEAD = """async () => {
+  const bytes = new Uint8Array(await (await fetch(document.getElementById("audio").src)).arrayBuffer());
+  return String.fromCharCode(...bytes.slice(0, 4));
+}"""  # noqa: E501
+
+
+def test_a_melody_slider_redraws_the_piano_roll_and_renews_the_sound(page, melody_url, artifacts):
+    from aekit.modalities.melody import render
+
+    audio = render.audio_missing() == ""
+    page.goto(melody_url)
+    roll = page.wait_for_function(ROLL).json_value()
+    assert "2-bar melodies of 32 16th-note steps" in page.inner_text("#summary")
+    assert page.locator("#apply-section").is_hidden() and page.locator("#decoded").is_hidden()
+    assert page.locator("#interp-section").is_hidden()
+    assert page.locator("#sliders input[type=range]").count() == 4  # PC 1..4 of a 4-D code
+    assert page.get_attribute("#midi", "href").startswith("data:audio/midi;base64,")
+    if audio:
+        page.wait_for_function(f"() => ({AUDIO})() !== null")
+        sound = page.evaluate(AUDIO)
+    else:
+        assert page.locator("#audio").is_hidden()
+        assert "no audio" in page.inner_text("#audio-note")
+
+    page.fill("#d0", page.get_attribute("#d0", "min"))  # fires input: PC 1 to its far end
+    check = f"() => {{ const s = ({ROLL})(); return s && s !== {json.dumps(roll)}; }}"
+    page.wait_for_function(check)
+    assert page.inner_text("#tokens").split(":")[0].endswith("notes")
+    if audio:  # a new melody, a new sound: a WAV the <audio> element can play
+        page.wait_for_function(f"() => ({AUDIO})() !== {json.dumps(sound)}")
+        assert page.evaluate(AUDIO_HEAD) == "RIFF"
+        duration = "() => { const a = document.getElementById('audio'); return a.readyState > 0 ? a.duration : null; }"  # noqa: E501
+        assert page.wait_for_function(duration).json_value() == pytest.approx(4.5, abs=0.05)
+    page.screenshot(path=artifacts / "explorer-melody.png", full_page=True)
+
+    page.fill("#temperature", "1")
+    page.click("#random")  # sample from the prior at temperature 1
+    page.wait_for_function("() => document.getElementById('random-source').textContent !== ''")
+    assert "prior N(0, I)" in page.inner_text("#random-source")

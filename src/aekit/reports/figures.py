@@ -67,8 +67,11 @@ def loss_parts(history: Sequence[dict[str, Any]]) -> list[str]:
     return ["loss", *kept] if "loss" in parts else kept
 
 
-def loss_curves(history: Sequence[dict[str, Any]], title: str) -> Any:
-    """One panel per loss part, train and validation against the epoch."""
+def loss_curves(
+    history: Sequence[dict[str, Any]], title: str, unit: str = "per image (sum over pixels)"
+) -> Any:
+    """One panel per loss part, train and validation against the epoch; `unit` labels the
+    y axis of every part but accuracies."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
@@ -88,7 +91,7 @@ def loss_curves(history: Sequence[dict[str, Any]], title: str) -> Any:
                 ax.plot(epochs, values, style, markersize=4, label=name)
         ax.set_title(PART_TITLES.get(part, part), fontsize=10)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy" if part.endswith("acc") else "per image (sum over pixels)")
+        ax.set_ylabel("accuracy" if part.endswith("acc") else unit)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlim(0.5, max(last_epoch, 1) + 0.5)
         ax.grid(alpha=0.3)

@@ -1,7 +1,8 @@
 """HTML for `aekit report` and the demo's index: plain pages, a little CSS, no external resource.
 
 Every piece of text that comes from a run (names, paths, settings) goes through `html.escape`;
-images are PNG data URIs, so a page is one file that opens offline and can be mailed around.
+images are PNG data URIs and sounds WAV (and MIDI) data URIs, so a page is one file that opens
+offline and can be mailed around.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .92em; max-width: 60em; }
 details summary { cursor: pointer; color: #444; } code { font-size: .95em; }
+.clips { display: grid; grid-template-columns: repeat(2, max-content); gap: .5em 2em;
+         margin: .4em 0 1em; }  /* two a row: an input beside its reconstruction */
+.clip { display: flex; align-items: center; gap: .5em; font-size: .92em; }
+.clip audio { height: 2.2em; }
 pre { background: #f6f6f6; padding: .6em; overflow-x: auto; font-size: .88em; }
 """
 
@@ -109,14 +114,39 @@ def metrics_table(report: Any) -> str:
     return table(header, rows)
 
 
+def data_uri(kind: str, data: bytes) -> str:
+    return f"data:{kind};base64," + base64.b64encode(data).decode("ascii")
+
+
 def figure_html(figure: Any, folder: str) -> str:
-    data = base64.b64encode(figure.png).decode("ascii")
+    clips = getattr(figure, "clips", ())
+    saved = f"<code>{esc(folder)}/{esc(figure.name)}.png</code>"
+    if clips:
+        saved += f", the sounds as <code>{esc(folder)}/*.mid</code> and <code>.wav</code>"
     return (
         f"<h2>{esc(figure.title)}</h2>\n<figure>\n"
-        f'<img src="data:image/png;base64,{data}" alt="{esc(figure.title)}">\n'
-        f"<figcaption>{esc(figure.caption)} (Also saved as "
-        f"<code>{esc(folder)}/{esc(figure.name)}.png</code>.)</figcaption>\n</figure>"
+        f'<img src="{data_uri("image/png", figure.png)}" alt="{esc(figure.title)}">\n'
+        f"<figcaption>{esc(figure.caption)} (Also saved as {saved}.)</figcaption>\n</figure>"
+        + clips_html(clips)
     )
+
+
+def clips_html(clips: Sequence[Any]) -> str:
+    """A player per clip with a WAV (embedded), and its MIDI file to download, always."""
+    if not clips:
+        return ""
+    items = []
+    for clip in clips:
+        player = ""
+        if clip.wav is not None:
+            player = (f'<audio controls preload="none" src="{data_uri("audio/wav", clip.wav)}">'
+                      "</audio>")  # fmt: skip
+        midi = data_uri("audio/midi", clip.midi)
+        items.append(
+            f'<div class="clip"><span>{esc(clip.label)}</span>{player}'
+            f'<a href="{midi}" download="{esc(clip.stem)}.mid">MIDI</a></div>'
+        )
+    return '\n<div class="clips">\n' + "\n".join(items) + "\n</div>"
 
 
 def verdict_html(headline: Any) -> str:
@@ -126,7 +156,9 @@ def verdict_html(headline: Any) -> str:
     return f'<div class="verdict {kind}">{esc(headline.describe())}</div>'
 
 
-def training_summary(history: list[dict[str, Any]], epochs: int) -> list[tuple[str, Any]]:
+def training_summary(
+    history: list[dict[str, Any]], epochs: int, noun: str = "images"
+) -> list[tuple[str, Any]]:
     if not history:
         return [("epochs trained", f"0 of {epochs}")]
     pairs: list[tuple[str, Any]] = [("epochs trained", f"{len(history)} of {epochs}")]
@@ -134,27 +166,22 @@ def training_summary(history: list[dict[str, Any]], epochs: int) -> list[tuple[s
     pairs.append(("training time", f"{seconds:.1f} s (validation not included)"))
     rates = [row["images_per_s"] for row in history if "images_per_s" in row]
     if rates:
-        pairs.append(("median speed", f"{statistics.median(rates):,.0f} images/s"))
+        pairs.append(("median speed", f"{statistics.median(rates):,.0f} {noun}/s"))
     key = "val_loss" if "val_loss" in history[0] else "train_loss"
     best = min(history, key=lambda row: row[key])
     pairs.append((f"best {key.replace('_', ' ')}", f"{best[key]:.4g} (epoch {best['epoch']})"))
     return pairs
 
 
-def render_report(
-    loaded: Any, dataset: Any, report: Any, headline: Any, figures: Sequence[Any], folder: str
-) -> str:
-    """The whole page of one run."""
+def render_report(loaded: Any, report: Any, headline: Any, page_parts: Any, folder: str) -> str:
+    """The whole page of one run; `page_parts` is the modality's half of it (report.Page)."""
     from aekit.config import to_dict
 
     config = loaded.config
     model = loaded.model
     params = sum(p.numel() for p in model.parameters())
-    task = report.task
-    if task == "denoise":
-        task = f"denoise ({config.task['noise']})"
-    elif task == "superres":
-        task = f"super-resolution x{config.task['scale']} ({config.task['downscale']} downscaling)"
+    noun = report.noun
+    each = "per-image" if noun == "images" else f"per-{noun.removesuffix('s')}"
     body = [
         f"<h1>{esc(loaded.path.name)}: {esc(config.model_name)}</h1>",
         f'<p class="sub">aekit report of the run in <code>{esc(loaded.path)}</code></p>',
@@ -163,10 +190,10 @@ def render_report(
         key_values(
             [
                 ("model", config.model_name),
-                ("task", task),
+                ("task", page_parts.task),
                 ("parameters", f"{params:,}"),
                 ("code dimension", report.code_dim),
-                ("input shape (C, H, W)", tuple(model.config.image_shape)),
+                *page_parts.run_rows,
                 ("trained with aekit", config.aekit_version or "unknown"),
             ]
         ),  # fmt: skip
@@ -174,21 +201,23 @@ def render_report(
         key_values(flatten(to_dict(config))),
         "</details>",
         "<h2>Data</h2>",
-        key_values(data_rows(dataset, config, report)),
+        key_values(page_parts.data_rows),
         "<h2>Training</h2>",
-        key_values(training_summary(loaded.metrics, config.train.epochs)),
+        key_values(training_summary(loaded.metrics, config.train.epochs, report.noun)),
     ]
-    figures = list(figures)
+    figures = list(page_parts.figures)
     if figures and figures[0].name == "losses":
         body.append(figure_html(figures.pop(0), folder))
     body += [
         "<h2>Test metrics beside the baselines</h2>",
-        f"<p>{esc(report.n_images)} test images; per-image metrics, averaged. These are the "
-        f"numbers <code>aekit eval {esc(loaded.path)} --limit {esc(report.n_images)}</code> "
+        f"<p>{esc(report.n_images)} test {esc(noun)}; {esc(each)} metrics, averaged. These are "
+        f"the numbers <code>aekit eval {esc(loaded.path)} --limit {esc(report.n_images)}</code> "
         "prints.</p>",
         metrics_table(report),
         *(f'<p class="note">{esc(note)}</p>' for note in report.notes),
     ]
+    if report.more_table:  # what the modality measures beyond per-row means, as eval prints it
+        body.append(f"<pre>{esc(report.more_table)}</pre>")
     if report.likelihood is not None:
         lk = report.likelihood
         body.append(
@@ -196,6 +225,7 @@ def render_report(
             f"samples: NLL <b>{lk['nll']:.2f}</b> nats, -ELBO {lk['neg_elbo']:.2f} nats per "
             "image (lower is better; the NLL is the tighter bound).</p>"
         )
+    body += [f'<p class="note">{esc(note)}</p>' for note in page_parts.notes]
     body += [figure_html(figure, folder) for figure in figures]
     return page(f"aekit report: {loaded.path.name}", body)
 

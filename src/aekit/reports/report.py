@@ -2,10 +2,13 @@
 
 The page holds the run's settings and data, its loss curves, its test metrics beside the
 classical baselines `aekit eval` prints (the very same numbers: `evaluate_on` computes both),
-pictures of inputs, outputs, baseline outputs and targets, and, where the model has a code to
-look at, the code space: a scatter, samples and a manifold for variational models, and
-interpolations. Images are PNG data URIs, so the file opens anywhere with no network; the same
-PNGs are written beside it (RUN/report/*.png) for slides and papers.
+and pictures. What the pictures are is the modality's half of the page (`Page`, made by one
+function per modality, `PAGES`): for images, inputs, outputs, baseline outputs and targets and,
+where the model has a code to look at, the code space: a scatter, samples and a manifold for
+variational models, and interpolations (this module); for melodies, piano rolls with sound
+(reports/melody.py). Pictures are PNG data URIs and sounds WAV data URIs, so the file opens
+anywhere with no network; the same files are written beside it (RUN/report/*.png, *.mid,
+*.wav) for slides and papers.
 
 Everything is computed in memory before the first file is written: a bad run directory, a
 missing dataset or a failing figure leaves nothing behind.
@@ -13,6 +16,7 @@ missing dataset or a failing figure leaves nothing behind.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +34,50 @@ SEED = 0  # every random draw in a report (task noise, samples) comes from this:
 
 
 @dataclass(frozen=True)
+class Clip:
+    """Something to listen to under a figure: its MIDI always, its WAV when it could be made."""
+
+    label: str  # what it is, beside the player
+    stem: str  # file stem under the figure folder
+    midi: bytes
+    wav: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Figure:
     name: str  # file stem under the figure folder
     title: str  # the section's heading
     caption: str  # what to look at, in a sentence or two
     png: bytes
+    clips: tuple[Clip, ...] = ()  # players under the picture (melodies)
+
+
+@dataclass
+class Page:
+    """One modality's half of a report: what the common page (settings, training, metrics)
+    cannot know about the data."""
+
+    task: str  # the run's task, as the Run table says it
+    run_rows: list[tuple[str, Any]]  # more rows of the Run table (the input's shape)
+    data_rows: list[tuple[str, Any]]  # the Data table
+    figures: list[Figure]  # in page order; a first one named "losses" goes under Training
+    notes: list[str] = field(default_factory=list)  # one line each above the figures
+
+    def files(self, folder: Path) -> list[tuple[Path, bytes]]:
+        """What is written beside the page: each figure's PNG, each clip's MIDI and WAV."""
+        out = [(folder / f"{f.name}.png", f.png) for f in self.figures]
+        for clip in (c for f in self.figures for c in f.clips):
+            out.append((folder / f"{clip.stem}.mid", clip.midi))
+            if clip.wav is not None:
+                out.append((folder / f"{clip.stem}.wav", clip.wav))
+        return out
+
+
+# Each modality's page, "module:function" imported on first use (as the modalities are).
+PAGES = {
+    "images": "aekit.reports.report:image_page",
+    "melody": "aekit.reports.melody:melody_page",
+}
 
 
 @dataclass(frozen=True)
@@ -92,7 +135,7 @@ def headline(report: EvalReport) -> Headline | None:
 @dataclass
 class ReportResult:
     html: Path
-    figures: list[Path]
+    figures: list[Path]  # the PNGs written beside the page
     report: EvalReport
     headline: Headline | None
     seconds: float
@@ -128,35 +171,89 @@ def build_report(
     if nll_samples < 0:
         raise AekitError(f"--nll-samples must be 0 (off) or more, got {nll_samples}")
     loaded = load_run(run_dir)
+    kind = loaded.config.modality
+    if kind not in PAGES:
+        raise AekitError(f"aekit report has no page for {kind} runs; it knows {', '.join(PAGES)}")
+    if nll_samples and kind != "images":
+        raise AekitError(
+            f"--nll-samples is for image models (binarized pixels); this is a {kind} run"
+        )
     if dataset is None:
         dataset = run_data(loaded.config, data, data_dir)
-    modality = get_modality(loaded.config.modality)
+    modality = get_modality(kind)
     task = modality.build_task(loaded.config.task)
     name = loaded.config.model_name
     fitted = modality.baselines(loaded.model, dataset, task)
     report = evaluate_on(
         loaded.model, name, dataset, "test", task, limit=limit, fitted=fitted, modality=modality
     )
-    images = dataset.test.rows[:limit]
+    rows = dataset.test.rows[:limit]
     labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
     if nll_samples:
         from aekit.latent.likelihood import importance_nll
 
-        report.likelihood = importance_nll(loaded.model, images, nll_samples, labels=labels)
-    figures = make_figures(loaded, dataset, task, fitted[0], images, labels)
+        report.likelihood = importance_nll(loaded.model, rows, nll_samples, labels=labels)
+    module, function = PAGES[kind].split(":")
+    make_page = getattr(importlib.import_module(module), function)
+    page = make_page(loaded, dataset, task, fitted[0], rows, labels, report)
     folder = out.with_suffix("")
     top = headline(report)
-    html = render_report(loaded, dataset, report, top, figures, folder.name)
+    html = render_report(loaded, report, top, page, folder.name)
 
     from aekit.atomic import atomic_write, write_text_atomic
 
-    paths = []
-    for figure in figures:
-        paths.append(folder / f"{figure.name}.png")
-        with atomic_write(paths[-1]) as f:
-            f.write(figure.png)
+    files = page.files(folder)
+    for path, data in files:
+        with atomic_write(path) as f:
+            f.write(data)
     write_text_atomic(out, html)
-    return ReportResult(out, paths, report, top, time.perf_counter() - started)
+    pngs = [path for path, _ in files if path.suffix == ".png"]
+    sounds = [path for path, _ in files if path.suffix != ".png"]
+    return ReportResult(out, pngs, report, top, time.perf_counter() - started,
+                        extra={"sounds": sounds, "page": page})  # fmt: skip
+
+
+def image_page(
+    loaded: Any,
+    dataset: Any,
+    task: Any,
+    baselines: dict[str, Baseline],
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    report: EvalReport,
+) -> Page:
+    """The image half of the page: the input shape, the data, and every figure."""
+    from aekit.reports.html import data_rows
+
+    config = loaded.config
+    described = report.task
+    if described == "denoise":
+        described = f"denoise ({config.task['noise']})"
+    elif described == "superres":
+        described = (
+            f"super-resolution x{config.task['scale']} ({config.task['downscale']} downscaling)"
+        )
+    return Page(
+        task=described,
+        run_rows=[("input shape (C, H, W)", tuple(loaded.model.config.image_shape))],
+        data_rows=data_rows(dataset, config, report),
+        figures=make_figures(loaded, dataset, task, baselines, images, labels),
+    )
+
+
+def loss_figure(loaded: Any, noun: str, unit: str) -> Figure | None:
+    """Training and validation loss per epoch, one panel per logged part; None before the
+    first epoch is logged."""
+    if not loaded.metrics:
+        return None
+    name = loaded.config.model_name
+    curves = figs.loss_curves(loaded.metrics, f"{name}: loss per epoch", unit=unit)
+    caption = (
+        "Training loss is the mean over each epoch's batches; validation loss is measured "
+        f"after the epoch on held-out {noun}. The saved weights are those of the epoch with "
+        "the lowest validation loss."
+    )
+    return Figure("losses", "Loss curves", caption, figs.png_bytes(curves))
 
 
 def make_figures(
@@ -170,15 +267,8 @@ def make_figures(
     """Every figure the run calls for, in page order."""
     model, name = loaded.model, loaded.config.model_name
     classes = dataset.classes
-    figures = []
-    if loaded.metrics:
-        png = figs.png_bytes(figs.loss_curves(loaded.metrics, f"{name}: loss per epoch"))
-        caption = (
-            "Training loss is the mean over each epoch's batches; validation loss is measured "
-            "after the epoch on held-out images. The saved weights are those of the epoch with "
-            "the lowest validation loss."
-        )
-        figures.append(Figure("losses", "Loss curves", caption, png))
+    losses = loss_figure(loaded, "images", "per image (sum over pixels)")
+    figures = [] if losses is None else [losses]
     figures.append(examples_figure(model, name, images, labels, classes, task, baselines))
     if task_name(task) == "superres":  # an upscaler's code is a feature map, not a latent code
         return figures

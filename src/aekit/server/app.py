@@ -4,12 +4,14 @@ JSON API over one trained run (documented at /docs, schema at /openapi.json).
     GET  /                      the explorer page (static/index.html; no build step, no CDN)
     GET  /api/info              what the run is and what the page may offer
     GET  /api/scatter           the test codes on the pad's plane, with labels
+    GET  /api/directions        the principal directions of the test codes (the sliders')
     POST /api/decode            {z, label?} -> image/png
     POST /api/encode            multipart: an uploaded file or a test index -> code
     GET  /api/random            a code from the prior (or the fitted Gaussian)
     GET  /api/test-image/{i}    test image i as image/png
     POST /api/interpolate       {a, b, steps, spherical} -> decoded strip
     POST /api/apply             multipart file -> reconstruct / denoise / upscale
+    POST /api/melody/...        melody runs: decode to tokens, piano roll, MIDI; WAV (melody.py)
 
 Nothing but the page's own static folder is served from disk, and test images are addressed by
 index, never by a path, so no request can reach a file outside it. Every bad request is a 4xx
@@ -36,6 +38,7 @@ from aekit import __version__
 from aekit.errors import AekitError
 from aekit.server import schemas
 from aekit.server.explorer import (
+    MAX_DIRECTIONS,
     MAX_PIXELS,
     MAX_STEPS,
     MAX_UPLOAD_BYTES,
@@ -44,6 +47,7 @@ from aekit.server.explorer import (
     data_url,
     png_bytes,
 )
+from aekit.server.melody import MELODY_INSTEAD, add_melody_routes, melody_info
 from aekit.server.uploads import apply
 
 STATIC = Path(__file__).parent / "static"
@@ -51,13 +55,15 @@ PNG = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
 ERRORS = {
     status: {"model": schemas.ErrorOut, "description": what}
     for status, what in [
-        (404, "No such test image."),
-        (409, "The run cannot do this (an upscaler has no latent; no test images)."),
+        (404, "No such test image (or test window)."),
+        (409, "The run cannot do this (an upscaler has no latent; no test images; an image "
+              "endpoint on a melody run, or a melody endpoint on an image run)."),
         (413, "Upload or image too large."),
-        (415, "The upload is not an image."),
-        (422, "A value the model cannot take (code length, NaN, label, image size)."),
+        (415, "The upload is not an image (for a melody run: not a MIDI file)."),
+        (422, "A value the model cannot take (code length, NaN, label, image size, token, "
+              "temperature; a MIDI file without a 2-bar melody)."),
     ]
-}
+}  # fmt: skip
 
 
 def add_offline_docs(app: FastAPI) -> None:
@@ -88,13 +94,20 @@ def create_app(
     """The explorer app over one run, its model loaded once, here (an AekitError if the run
     has no model). `limit` caps the test images encoded for the scatter and the gallery."""
     explorer = Explorer.load(run_dir, data_dir=data_dir, limit=limit)
+    melody = explorer.modality == "melody"
+    description = (
+        f"Decode, encode and interpolate with the {explorer.run.config.model_name} in "
+        f"{explorer.run.path.name}; apply it to uploaded images. Images come back as PNG."
+    )
+    if melody:
+        description = (
+            f"Decode codes of the {explorer.run.config.model_name} in {explorer.run.path.name} "
+            "into melodies (tokens, piano roll, MIDI, WAV); encode test windows and MIDI files."
+        )
     app = FastAPI(
         title="aekit explorer",
         version=__version__,
-        description=(
-            f"Decode, encode and interpolate with the {explorer.run.config.model_name} in "
-            f"{explorer.run.path.name}; apply it to uploaded images. Images come back as PNG."
-        ),
+        description=description,
         docs_url=None,  # served below from local files: FastAPI's default loads a CDN
         redoc_url=None,
     )
@@ -116,8 +129,10 @@ def create_app(
         if e.code_shape is not None:
             prior = "prior N(0, I)" if e.has_prior else "Gaussian fitted to the training codes"
         return schemas.InfoOut(
-            run=e.run.path.name, model=e.run.config.model_name, task=e.run.config.task["name"],
-            dataset=e.dataset, image_shape=list(e.image_shape), output_shape=list(e.output_shape),
+            run=e.run.path.name, model=e.run.config.model_name, modality=e.modality,
+            task=e.run.config.task["name"], dataset=e.dataset,
+            image_shape=None if melody else list(e.image_shape),
+            output_shape=None if melody else list(e.output_shape),
             latent=e.code_shape is not None,
             code_shape=None if e.code_shape is None else list(e.code_shape),
             code_dim=e.code_dim, conditional=e.conditional, num_classes=e.num_classes,
@@ -126,6 +141,7 @@ def create_app(
             notes=e.notes,
             limits=schemas.Limits(max_upload_bytes=max_upload_bytes, max_pixels=MAX_PIXELS,
                                   max_steps=MAX_STEPS),
+            melody=melody_info(e) if melody else None,
         )  # fmt: skip
 
     @app.get("/api/scatter", response_model=schemas.ScatterOut, responses=ERRORS)
@@ -154,11 +170,21 @@ def create_app(
             code_mean=mean.tolist(), code_std=std.tolist(),
         )  # fmt: skip
 
+    @app.get("/api/directions", response_model=schemas.DirectionsOut, responses=ERRORS)
+    def directions(
+        k: Annotated[int, Query(ge=1, le=MAX_DIRECTIONS, description="How many.")] = 8,
+    ) -> schemas.DirectionsOut:
+        """The directions the page's sliders move a code along: the first k principal
+        components of the test codes, most variance first (or, without test codes, the
+        first k code axes)."""
+        return schemas.DirectionsOut(**explorer.directions(k))
+
     @app.post("/api/decode", response_class=Response, responses={**PNG, **ERRORS})
     async def decode(body: schemas.DecodeIn) -> Response:
         """Decode one code into an image (PNG). The page calls this as the pointer moves."""
         # async: one decode is well under a millisecond of work, less than the hop to and from
         # the threadpool that a sync endpoint pays, which dominated latency under 32 clients.
+        explorer.check_modality("images", MELODY_INSTEAD)
         z = explorer.check_code(body.z)
         labels = explorer.check_label(body.label)
         image = explorer.decode(z[None], labels)[0]
@@ -166,13 +192,19 @@ def create_app(
 
     @app.post("/api/encode", response_model=schemas.CodeOut, responses=ERRORS)
     def encode(
-        file: Annotated[UploadFile | None, File(description="A PNG or JPEG.")] = None,
-        index: Annotated[int | None, Form(description="Or a test image's index.")] = None,
+        file: Annotated[
+            UploadFile | None, File(description="A PNG or JPEG (melody runs: a MIDI file).")
+        ] = None,
+        index: Annotated[
+            int | None, Form(description="Or a test image's (test window's) index.")
+        ] = None,
         label: Annotated[int | None, Form(description="Conditional models: the class.")] = None,
         resize: Annotated[bool, Form(description="Resize/convert to the model's size.")] = False,
     ) -> schemas.CodeOut:
         """The code of an uploaded image or of a test image (posterior mean for variational
-        models), and where it lies on the pad."""
+        models), and where it lies on the pad. Melody runs: of a test window, or of an uploaded
+        MIDI file's first 2-bar window."""
+        from aekit.server.melody import read_midi_upload
         from aekit.server.uploads import read_upload
 
         explorer.check_latent()
@@ -184,6 +216,9 @@ def create_app(
             if label is None and test.labels is not None and explorer.conditional:
                 label = int(test.labels[i])
             image = test.images[i]
+        elif melody:
+            steps = int(explorer.model.config.seq_len)
+            image = read_midi_upload(read_file(file, max_upload_bytes), upload_name(file), steps)
         else:
             image = read_upload(read_file(file, max_upload_bytes), upload_name(file),
                                 explorer.image_shape, resize)  # fmt: skip
@@ -204,6 +239,7 @@ def create_app(
     @app.get("/api/test-image/{i}", response_class=Response, responses={**PNG, **ERRORS})
     def test_image(i: int) -> Response:
         """Test image i (0 .. test_images - 1), as the model sees it."""
+        explorer.check_modality("images", MELODY_INSTEAD)
         explorer.check_index(i)
         return Response(png_bytes(explorer.test.images[i]), media_type="image/png")
 
@@ -214,6 +250,7 @@ def create_app(
 
         from aekit.latent.generation import interpolate_codes
 
+        explorer.check_modality("images", MELODY_INSTEAD)
         explorer.check_latent()
         a, b = explorer.check_index(body.a), explorer.check_index(body.b)
         test = explorer.test
@@ -239,6 +276,7 @@ def create_app(
     ) -> schemas.ApplyOut:
         """Reconstruct, denoise or upscale an uploaded image, as the run's task allows; returns
         the input and the output (and any step between) side by side."""
+        explorer.check_modality("images", "encode a MIDI file with /api/encode instead")
         chosen = action or explorer.actions[0]
         data = read_file(file, max_upload_bytes)
         images = apply(explorer, chosen, data, upload_name(file), resize, label, seed)
@@ -251,6 +289,7 @@ def create_app(
             ],
         )  # fmt: skip
 
+    add_melody_routes(app, explorer, ERRORS)
     return app
 
 

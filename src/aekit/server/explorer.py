@@ -1,6 +1,7 @@
 """The explorer's model side, with no HTTP in it: a run loaded once, its test set's codes, and
 every operation the web page needs (decode a code, encode an image, interpolate, apply the
-model to an upload), each returning arrays or PNG bytes.
+model to an upload), each returning arrays or PNG bytes. A melody run has the same codes (test
+windows instead of test images); what its codes decode to lives in server/melody.py.
 
 Keeping this free of FastAPI lets the benchmark time a decode without a server, and lets the
 app module be nothing but routing, validation and status codes.
@@ -37,6 +38,9 @@ MAX_UPLOAD_BYTES = 5 * 2**20  # 5 MiB: far more than any image an autoencoder he
 MAX_PIXELS = 16_000_000  # 4000x4000; a decoded RGBA image of that size is 64 MB
 MAX_STEPS = 64  # interpolation strip length
 MAX_ABS_CODE = 1e6  # larger code values mean nothing to a decoder and can overflow to NaN
+MAX_TEMPERATURE = 10.0  # melody decoding; far above 1 every token is as likely as any other
+MAX_TOKENS = 32 * 64  # a melody to render as WAV: 64 two-bar windows, about 4 minutes
+MAX_DIRECTIONS = 16  # principal directions of the code the page may ask for
 
 
 class ExplorerError(AekitError):
@@ -50,9 +54,10 @@ class ExplorerError(AekitError):
 
 @dataclass
 class TestImages:
-    """The first `limit` test images, their labels, codes and the 2-D view of those codes."""
+    """The first `limit` test rows (images, or melody windows), their labels, codes and the
+    2-D view of those codes."""
 
-    images: np.ndarray  # (N, C, H, W) uint8
+    images: np.ndarray  # (N, C, H, W) uint8; melody runs: (N, T) uint8 tokens
     labels: np.ndarray | None  # (N,) int64
     codes: np.ndarray  # (N, D) float32, flattened posterior means
     points: np.ndarray  # (N, 2) float32, `codes` projected onto the pad's plane
@@ -75,6 +80,7 @@ class Explorer:
     train_images: np.ndarray | None = None  # for the fitted code Gaussian of plain AEs
     train_labels: np.ndarray | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    modality: str = "images"  # the run's: images, or melody
     _fitted: Any = None  # generation.CodeDistribution, fitted on first use
     _rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
@@ -93,15 +99,15 @@ class Explorer:
         if limit < 0:
             raise AekitError(f"limit must be >= 0 test images, got {limit}")
         run = load_run(run_dir)
-        if run.config.modality != "images":  # the page draws images and takes image uploads
-            raise AekitError(
-                f"the explorer shows image runs; {run_dir} is a {run.config.modality} run"
-            )
+        kind = run.config.modality
+        if kind not in ("images", "melody"):
+            raise AekitError(f"the explorer shows image and melody runs; {run_dir} is a {kind} run")
         run.model.eval()
-        task = get_modality(run.config.modality).build_task(run.config.task)
+        task = get_modality(kind).build_task(run.config.task)
         latent = run.config.task["name"] != "superres"
         code_shape = tuple(run.model.code_shape) if latent else None
-        explorer = cls(run, task, code_shape, None, run.config.data.name or None, None, None)
+        explorer = cls(run, task, code_shape, None, run.config.data.name or None, None, None,
+                       modality=kind)  # fmt: skip
         if latent:
             explorer._load_data(data_dir, limit)
         return explorer
@@ -115,24 +121,24 @@ class Explorer:
             self.notes.append(f"no test images: {exc}")
             self.projection = axis_plane(self.code_dim)
             return
-        self.classes = dataset.classes
+        self.classes = dataset.classes if self.modality == "images" else None
         self.dataset = dataset.name
-        if tuple(dataset.image_shape) != self.image_shape:
+        if self.modality == "images" and tuple(dataset.image_shape) != self.image_shape:
             self.notes.append(
                 f"no test images: they are {dataset.image_shape}, the model takes "
                 f"{self.image_shape} (trained on patches?)"
             )
             self.projection = axis_plane(self.code_dim)
             return
-        self.train_images, self.train_labels = dataset.train.images, dataset.train.labels
-        images = dataset.test.images[:limit]
+        self.train_images, self.train_labels = dataset.train.rows, dataset.train.labels
+        images = dataset.test.rows[:limit]
         labels = None if dataset.test.labels is None else dataset.test.labels[:limit]
         if self.conditional and labels is None:
             self.notes.append("no test images: the test split has no labels for this cvae")
             self.projection = axis_plane(self.code_dim)
             return
         if len(images) == 0:
-            self.notes.append("no test images: the limit is 0")
+            self.notes.append(f"no test {dataset.test.noun}: the limit is 0")
             self.projection = axis_plane(self.code_dim)
             return
         codes = self.encode_images(images, labels)
@@ -173,6 +179,8 @@ class Explorer:
     @property
     def actions(self) -> list[str]:
         """What /api/apply may do with an upload, as the run's training task allows."""
+        if self.modality != "images":
+            return []
         return {
             "identity": ["reconstruct"],
             "denoise": ["add-noise-denoise", "denoise"],
@@ -187,6 +195,13 @@ class Explorer:
                 409,
                 f"run {self.run.path.name} is an upscaler: its code is a feature map, not a latent "
                 "code to decode or explore; use /api/apply",
+            )
+
+    def check_modality(self, kind: str, instead: str) -> None:
+        """409 unless the run is of modality `kind`; `instead` says what to use."""
+        if self.modality != kind:
+            raise ExplorerError(
+                409, f"run {self.run.path.name} is a {self.modality} run, not {kind}; {instead}"
             )
 
     def check_code(self, z: list[float]) -> np.ndarray:
@@ -232,11 +247,12 @@ class Explorer:
         return np.full(n, label, dtype=np.int64)
 
     def check_index(self, i: int) -> int:
+        what = "test images" if self.modality == "images" else "test windows"
         if self.test is None:
-            raise ExplorerError(409, "this explorer has no test images: " + "; ".join(self.notes))
+            raise ExplorerError(409, f"this explorer has no {what}: " + "; ".join(self.notes))
         n = len(self.test.images)
         if not 0 <= i < n:
-            raise ExplorerError(404, f"test image {i} does not exist; there are 0..{n - 1}")
+            raise ExplorerError(404, f"{what[:-1]} {i} does not exist; there are 0..{n - 1}")
         return i
 
     # ------------------------------------------------------------------ the model
@@ -251,7 +267,13 @@ class Explorer:
         return np.nan_to_num(out, nan=0.0).clip(0.0, 1.0)
 
     def encode_images(self, images_u8: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-        """uint8 (n, C, H, W) -> flat codes (n, D): posterior means for variational models."""
+        """uint8 (n, C, H, W) -> flat codes (n, D): posterior means for variational models.
+        Melody runs: uint8 (n, T) token windows -> their posterior means (n, D)."""
+        if self.modality == "melody":
+            from aekit.modalities.melody.inference import posterior_means
+
+            with self.lock:
+                return posterior_means(self.model, images_u8).numpy()
         from aekit.inference import embed
 
         with self.lock:
@@ -276,6 +298,38 @@ class Explorer:
             return eps.astype(np.float32), "prior N(0, I)"
         z = self.fitted_codes().from_standard(torch.from_numpy(eps)[None])
         return z.reshape(-1).numpy(), "Gaussian fitted to the training codes"
+
+    def directions(self, k: int) -> dict[str, Any]:
+        """The k directions of the code the page's sliders move along, as /api/directions
+        answers: mean (D,), components (k, D) orthonormal, std (k,), span (k,), explained (k)
+        or None, axes. The principal directions of the test codes when there are enough of
+        them (a melody code has many dimensions, of which the data uses a few: these), else
+        the first k code axes around 0 with spread 1, the prior's. A slider spans 4 std each
+        way, and at least 3 for a model with a N(0, I) prior: 3 prior std hold nearly all its
+        mass, and a barely trained encoder's means can huddle far inside that."""
+        self.check_latent()
+        d = self.code_dim
+        k = min(k, d)
+        codes = None if self.test is None else self.test.codes
+        if codes is None or len(codes) <= k:
+            mean, components = np.zeros(d, np.float32), np.eye(d, dtype=np.float32)[:k]
+            std, explained = np.ones(k, np.float32), None
+            axes = [f"z[{i}]" for i in range(k)]
+        else:
+            from aekit.latent.pca import PCA
+
+            pca = PCA(k).fit(torch.from_numpy(codes.astype(np.float64)))
+            mean = pca.mean.numpy().astype(np.float32)
+            components = pca.components.numpy().astype(np.float32)
+            std = ((codes - mean) @ components.T).std(axis=0).astype(np.float32)
+            total = float(codes.astype(np.float64).var(axis=0).sum()) or 1.0
+            explained = [float(v) ** 2 / total for v in std]
+            axes = [f"PC {i + 1}" for i in range(k)]
+        span = 4 * std
+        if self.has_prior:
+            span = np.maximum(span, 3.0)
+        return {"mean": mean.tolist(), "components": components.tolist(), "std": std.tolist(),
+                "span": span.tolist(), "explained": explained, "axes": axes}  # fmt: skip
 
     def fitted_codes(self):
         from aekit.latent.generation import fit_codes

@@ -1,12 +1,18 @@
 """Request and response bodies of the explorer's JSON API. Declared as pydantic models so the
 OpenAPI page (/docs) documents every field, and FastAPI checks types before a handler runs;
-checks that depend on the model (code length, label range) live in `Explorer`."""
+checks that depend on the model (code length, label range) live in `Explorer`. Image runs and
+melody runs share the code endpoints (info, scatter, directions, encode, random); what a code
+decodes to has its own endpoints: /api/decode (a PNG) and /api/melody/* (tokens, piano roll,
+MIDI and WAV)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
-from aekit.server.explorer import MAX_STEPS
+from aekit.modalities.melody.tokens import VOCAB
+from aekit.server.explorer import MAX_STEPS, MAX_TEMPERATURE, MAX_TOKENS
 
 
 class ErrorOut(BaseModel):
@@ -19,13 +25,23 @@ class Limits(BaseModel):
     max_steps: int
 
 
+class MelodyInfo(BaseModel):
+    steps: int = Field(description="Tokens per window (16th-note steps): 32 is 2 bars of 4/4.")
+    steps_per_bar: int
+    tempo_bpm: float = Field(description="The tempo MIDI and WAV are written at.")
+    audio: bool = Field(description="Whether /api/melody/audio can make WAV on this server.")
+    audio_note: str | None = Field(description="Why there is no audio (fluidsynth, soundfont).")
+    max_temperature: float
+
+
 class InfoOut(BaseModel):
     run: str = Field(description="The run directory's name.")
-    model: str = Field(description="Registered model name, e.g. vae, conv-ae, cvae.")
-    task: str = Field(description="identity, denoise or superres.")
+    model: str = Field(description="Registered model name, e.g. vae, conv-ae, melody-vae.")
+    modality: str = Field("images", description="images or melody: what a code decodes to.")
+    task: str = Field(description="identity, denoise, superres (images); transpose, identity.")
     dataset: str | None
-    image_shape: list[int] = Field(description="(C, H, W) the model takes.")
-    output_shape: list[int] = Field(description="(C, H, W) the model makes.")
+    image_shape: list[int] | None = Field(description="(C, H, W) the model takes; images only.")
+    output_shape: list[int] | None = Field(description="(C, H, W) the model makes; images only.")
     latent: bool = Field(description="False for upscalers: nothing to decode or explore.")
     code_shape: list[int] | None
     code_dim: int = Field(description="Length of z in /api/decode.")
@@ -34,9 +50,12 @@ class InfoOut(BaseModel):
     classes: list[str] | None
     prior: str | None = Field(description="Where /api/random draws codes from.")
     actions: list[str] = Field(description="What /api/apply can do with an upload.")
-    test_images: int = Field(description="Test images encoded for the scatter and the gallery.")
+    test_images: int = Field(
+        description="Test rows (images, or melody windows) encoded for the scatter and gallery."
+    )
     notes: list[str] = Field(description="Why something is missing, e.g. no test images.")
     limits: Limits
+    melody: MelodyInfo | None = Field(None, description="Melody runs: what /api/melody/* does.")
 
 
 class DecodeIn(BaseModel):
@@ -60,6 +79,22 @@ class ScatterOut(BaseModel):
     projection: Projection
     code_mean: list[float] = Field(description="Per code value, over the test codes.")
     code_std: list[float]
+
+
+class DirectionsOut(BaseModel):
+    mean: list[float] = Field(description="The mean test code.")
+    components: list[list[float]] = Field(
+        description="Orthonormal rows, most variance first: z = mean + sum_k a_k components[k]."
+    )
+    std: list[float] = Field(description="The test codes' spread along each direction.")
+    span: list[float] = Field(
+        description="How far a slider goes each way from the mean: 4 std, and at least 3 for a "
+        "model with a N(0, I) prior."
+    )
+    explained: list[float] | None = Field(
+        description="Share of the code variance along each direction (None: plain code axes)."
+    )
+    axes: list[str] = Field(description="What each direction is called: PC 1, ... or z[i].")
 
 
 class CodeOut(BaseModel):
@@ -94,3 +129,33 @@ class TitledImage(BaseModel):
 class ApplyOut(BaseModel):
     action: str
     images: list[TitledImage] = Field(description="Input, output and any step between.")
+
+
+class MelodyDecodeIn(BaseModel):
+    z: list[float] = Field(description="A flat code of length code_dim (see /api/info).")
+    temperature: float = Field(
+        0.0, ge=0.0, le=MAX_TEMPERATURE,
+        description="0: greedy (each step's most likely token); above 0 each token is drawn "
+        "from softmax(logits / temperature).",
+    )  # fmt: skip
+    seed: int = Field(0, ge=0, description="The draws' seed when temperature > 0.")
+
+
+class Note(BaseModel):
+    start: int = Field(description="First step the note sounds (16th notes from the start).")
+    end: int = Field(description="First step after it.")
+    pitch: int = Field(description="MIDI pitch, 21..108.")
+
+
+class MelodyOut(BaseModel):
+    tokens: list[int] = Field(description="One per step: 0 hold, 1 note-off, 2..89 a pitch.")
+    notes: list[Note]
+    roll: str = Field(description="The piano roll, a PNG data: URL.")
+    midi: str = Field(description="The melody as a MIDI file, an audio/midi data: URL.")
+    seconds: float = Field(description="Its length at tempo_bpm.")
+
+
+class TokensIn(BaseModel):
+    tokens: list[Annotated[int, Field(ge=0, lt=VOCAB)]] = Field(
+        min_length=1, max_length=MAX_TOKENS, description="Melody tokens (as MelodyOut has them)."
+    )

@@ -4,6 +4,11 @@
 // For a 2-D code that is the code itself; for longer codes it is the plane of the first two
 // principal components of the test codes. At most one /api/decode request is in flight; moves
 // made meanwhile collapse into the latest, so decoding keeps up with the pointer.
+//
+// A melody run (info.modality === "melody") has the same pad; a code decodes to a melody
+// (/api/melody/decode: piano roll, MIDI) and its sound is fetched apart (/api/melody/audio,
+// slower: fluidsynth), with its own one-in-flight rule. Its sliders move the code along the
+// principal directions of the test codes (/api/directions) rather than one number at a time.
 "use strict";
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -13,7 +18,10 @@ const $ = (id) => document.getElementById(id);
 const state = {
   info: null, scatter: null, z: null, bounds: null, path: null, marks: [],
   inflight: false, pending: null, decodedUrl: null, pick: [], galleryStart: 0,
+  directions: null, seed: 0, audio: {busy: false, next: null, url: null, tokens: null},
 };
+
+const isMelody = () => state.info.modality === "melody";
 
 async function api(path, options) {
   const response = await fetch(path, options);
@@ -55,12 +63,19 @@ function shortName(dataset) {
 async function start() {
   const info = await (await api("/api/info")).json();
   state.info = info;
-  const kind = info.image_shape[0] === 1 ? "grayscale" : "RGB";
   const code = info.latent ? `, code ${info.code_shape.join("x")} (${info.code_dim} numbers)` : "";
-  const resized = size(info.output_shape) === size(info.image_shape) ? ""
-    : ` made into ${size(info.output_shape)}`;
-  $("summary").textContent = `${info.model} from run ${info.run}, trained for ${info.task} on ` +
-    `${shortName(info.dataset)}: ${kind} ${size(info.image_shape)} images${resized}${code}.`;
+  if (isMelody()) {
+    const bars = info.melody.steps / info.melody.steps_per_bar;
+    $("summary").textContent = `${info.model} from run ${info.run}, trained for ${info.task} ` +
+      `on ${shortName(info.dataset)}: ${bars}-bar melodies of ${info.melody.steps} ` +
+      `16th-note steps${code}.`;
+  } else {
+    const kind = info.image_shape[0] === 1 ? "grayscale" : "RGB";
+    const resized = size(info.output_shape) === size(info.image_shape) ? ""
+      : ` made into ${size(info.output_shape)}`;
+    $("summary").textContent = `${info.model} from run ${info.run}, trained for ${info.task} ` +
+      `on ${shortName(info.dataset)}: ${kind} ${size(info.image_shape)} images${resized}${code}.`;
+  }
   if (info.notes.length) { $("notes").textContent = info.notes.join(" "); $("notes").hidden = false; }
   if (info.conditional) {
     const select = $("label");
@@ -74,11 +89,13 @@ async function start() {
     $("label-wrap").hidden = false;
     select.addEventListener("change", () => { decode(state.z); interpolate(); });
   }
-  setupApply(info);
+  if (isMelody()) $("apply-section").hidden = true;
+  else setupApply(info);
   if (!info.latent) return;
   state.scatter = await (await api("/api/scatter")).json();
+  if (isMelody()) await setupMelody();
   setupPad();
-  if (info.test_images >= 2) setupInterpolation();
+  if (info.test_images >= 2 && !isMelody()) setupInterpolation();
 }
 
 // ---------------------------------------------------------------- pad
@@ -97,8 +114,9 @@ function setupPad() {
   const [x0, x1] = [mid(xs) - span / 2, mid(xs) + span / 2];
   const [y0, y1] = [mid(ys) - span / 2, mid(ys) + span / 2];
   state.bounds = {x0, x1, y0, y1};
-  const where = pts.length ? `the codes of ${pts.length} test images, coloured by class`
-    : "no test codes (see the note above)";
+  const noun = isMelody() ? "test windows" : "test images";
+  const where = pts.length ? `the codes of ${pts.length} ${noun}` +
+    (isMelody() ? "" : ", coloured by class") : "no test codes (see the note above)";
   if (info.code_dim <= 2) {
     $("pad-help").textContent = `Each dot is the 2-D code of a test image (${where}). Move the ` +
       "pointer over the pad: the code under it is decoded live into the image on the right. " +
@@ -106,11 +124,16 @@ function setupPad() {
   } else {
     const share = proj.explained == null ? "" : ` (${Math.round(100 * proj.explained)}% of the ` +
       "code variance)";
+    const sliders = isMelody()
+      ? "the sliders move the code along the principal directions of the test codes, most " +
+        "variance first (PC 1 and PC 2 are the pad's axes). Each code is decoded into a melody, " +
+        "drawn as a piano roll (bar lines grey) and played below it."
+      : "the sliders set each number on its own.";
     $("pad-help").textContent = `This model's code has ${info.code_dim} numbers. The pad is the ` +
       `plane of the first two principal components of the test codes through their mean${share}; ` +
       `the dots are ${where}. Moving the pointer decodes the code at that point of the plane; ` +
-      "the sliders set each number on its own.";
-    setupSliders();
+      sliders;
+    if (!isMelody()) setupSliders();
   }
   const range = (lo, hi) => `${lo.toFixed(2)} to ${hi.toFixed(2)}`;
   $("pad-axes").textContent = `horizontal: ${proj.axes[0]}, ${range(x0, x1)}; ` +
@@ -232,12 +255,16 @@ async function decode(z) {
   if (state.inflight) { state.pending = z; return; }
   state.inflight = true;
   try {
-    const response = await postJson("/api/decode", {z, label: label()});
-    const url = URL.createObjectURL(await response.blob());
-    const img = $("decoded");
-    img.src = url;
-    if (state.decodedUrl) URL.revokeObjectURL(state.decodedUrl);
-    state.decodedUrl = url;
+    if (isMelody()) {
+      await showMelody(z);
+    } else {
+      const response = await postJson("/api/decode", {z, label: label()});
+      const url = URL.createObjectURL(await response.blob());
+      const img = $("decoded");
+      img.src = url;
+      if (state.decodedUrl) URL.revokeObjectURL(state.decodedUrl);
+      state.decodedUrl = url;
+    }
     showError("pad-error", null);
   } catch (error) {
     showError("pad-error", error);
@@ -253,6 +280,7 @@ async function randomCode() {
   const query = state.info.conditional ? `?label=${label()}` : "";
   try {
     const code = await (await api(`/api/random${query}`)).json();
+    state.seed = Math.floor(Math.random() * 2 ** 31);  // melody draws at temperature > 0
     $("random-source").textContent = `random code from the ${code.source}`;
     state.z = code.z;
     decode(state.z);
@@ -287,11 +315,132 @@ function setupSliders() {
 
 function showSliders(z) {
   if ($("sliders").hidden) return;
+  if (state.directions) {
+    state.directions.components.forEach((_, k) => {
+      const slider = $(`d${k}`);
+      const a = along(z, k);
+      slider.value = a;
+      slider.nextSibling.textContent = a.toFixed(2);
+    });
+    return;
+  }
   z.forEach((v, i) => {
     const slider = $(`z${i}`);
     slider.value = v;
     slider.nextSibling.textContent = v.toFixed(2);
   });
+}
+
+// ---------------------------------------------------------------- melodies
+
+const NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
+const noteName = (pitch) => `${NAMES[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
+
+function along(z, k) {
+  // The code's coordinate along principal direction k, measured from the mean test code.
+  const {mean, components} = state.directions;
+  return components[k].reduce((s, c, i) => s + c * (z[i] - mean[i]), 0);
+}
+
+async function setupMelody() {
+  const info = state.info;
+  $("decoded").hidden = true;
+  $("melody-out").hidden = false;
+  $("random").textContent = "sample from the prior";
+  if (!info.melody.audio) {
+    $("audio").hidden = true;
+    $("audio-note").textContent = `${info.melody.audio_note}. The .mid file plays in any ` +
+      "MIDI player.";
+    $("audio-note").hidden = false;
+  }
+  $("temperature").max = info.melody.max_temperature;
+  $("temperature").addEventListener("change", () => decode(state.z));
+  if (info.test_images > 0) {
+    $("window").max = info.test_images - 1;
+    $("encode-window").addEventListener("click", encodeWindow);
+  } else {
+    $("encode-window").parentElement.hidden = true;
+  }
+  const k = Math.min(8, info.code_dim);
+  state.directions = await (await api(`/api/directions?k=${k}`)).json();
+  const {span, axes, explained} = state.directions;
+  const box = $("sliders");
+  box.hidden = false;
+  span.forEach((range, k) => {
+    const name = document.createElement("span");
+    name.textContent = axes[k] + (explained ? ` (${Math.round(100 * explained[k])}%)` : "");
+    const slider = document.createElement("input");
+    Object.assign(slider, {type: "range", min: -range, max: range, step: range / 100,
+                           id: `d${k}`});
+    const value = document.createElement("span");
+    value.className = "mono";
+    slider.addEventListener("input", () => {
+      const delta = Number(slider.value) - along(state.z, k);
+      const c = state.directions.components[k];
+      state.z = state.z.map((v, i) => v + delta * c[i]);
+      decode(state.z);
+    });
+    box.append(name, slider, value);
+  });
+}
+
+function temperature() {
+  const t = Number($("temperature").value);
+  return Number.isFinite(t) && t > 0 ? Math.min(t, state.info.melody.max_temperature) : 0;
+}
+
+async function showMelody(z) {
+  const body = {z, temperature: temperature(), seed: state.seed};
+  const melody = await (await postJson("/api/melody/decode", body)).json();
+  $("roll").src = melody.roll;
+  $("midi").href = melody.midi;
+  $("tokens").textContent = melody.notes.length
+    ? `${melody.notes.length} notes: ${melody.notes.map((n) => noteName(n.pitch)).join(" ")}`
+    : "no notes: a rest";
+  loadAudio(melody.tokens);
+}
+
+async function loadAudio(tokens) {
+  const audio = state.audio;
+  if (!state.info.melody.audio) return;
+  if (audio.busy) { audio.next = tokens; return; }
+  const key = tokens.join(" ");
+  if (key === audio.tokens) return;  // the same melody: its sound is there already
+  audio.busy = true;
+  try {
+    const response = await postJson("/api/melody/audio", {tokens});
+    const url = URL.createObjectURL(await response.blob());
+    if (audio.url) URL.revokeObjectURL(audio.url);
+    audio.url = url;
+    audio.tokens = key;
+    $("audio").src = url;
+  } catch (error) {
+    showError("pad-error", error);
+  } finally {
+    audio.busy = false;
+    const next = audio.next;
+    audio.next = null;
+    if (next) loadAudio(next);
+  }
+}
+
+async function encodeWindow() {
+  const i = Number($("window").value);
+  const form = new FormData();
+  form.append("index", i);
+  try {
+    const code = await (await api("/api/encode", {method: "POST", body: form})).json();
+    const original = await (await api(`/api/melody/test-window/${i}`)).json();
+    $("original").src = original.roll;
+    $("original").alt = `test window ${i}, as it is in the data`;
+    $("original").hidden = false;
+    $("random-source").textContent = `the code of test window ${i}: the upper roll is its ` +
+      "decoding, the lower one the window itself";
+    state.z = code.z;
+    decode(state.z);
+  } catch (error) {
+    showError("pad-error", error);
+  }
 }
 
 // ---------------------------------------------------------------- interpolation
