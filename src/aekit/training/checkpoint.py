@@ -201,14 +201,19 @@ def describe_position(position: Any) -> str:
         return "at a position it does not state"
 
 
-def load_checkpoint(out_dir: Path) -> Checkpoint | None:
+def load_checkpoint(out_dir: Path, *, tidy: bool = True) -> Checkpoint | None:
     """The newest checkpoint of a run that reads and passes its hash; None if it has none.
 
     A newest checkpoint that fails is set aside as checkpoint.safetensors.corrupt and the
     previous one takes its place, with a warning saying so (the CLI shows it on stderr); when
     both fail the AekitError names both problems. Temporary files left by a kill are removed.
+
+    `tidy` False only reads (the same checkpoint, fallback included): the ranks other than the
+    writer of a run with several processes, which must not touch the run directory -- removing
+    "stale" temporary files there would remove the ones the writer is writing at that moment.
     """
-    remove_stale_temps(out_dir)
+    if tidy:
+        remove_stale_temps(out_dir)
     newest, previous = out_dir / CHECKPOINT, out_dir / PREVIOUS
     if not newest.is_file() and not previous.is_file():
         return None
@@ -223,6 +228,8 @@ def load_checkpoint(out_dir: Path) -> Checkpoint | None:
         tensors, meta = load_tensors(previous, require_hash=True)
     except AekitError as exc:
         raise AekitError(f"no usable checkpoint: {problem}; {exc}; {restart}") from None
+    if not tidy:
+        return Checkpoint(previous, tensors, meta)  # the writer says it and sets it aside
     aside = ""
     if newest.is_file():
         newest.replace(out_dir / CORRUPT)

@@ -338,7 +338,9 @@ class Trainer:
                  "first_loss": None}  # fmt: skip
         if not resume:
             return fresh
-        found = ckpt.load_checkpoint(self.out_dir) if self.out_dir is not None else None
+        found = None
+        if self.out_dir is not None:  # read by every rank, tidied by the writer alone
+            found = ckpt.load_checkpoint(self.out_dir, tidy=self.runtime.is_writer)
         if found is None:
             if self.out_dir is None or not (self.out_dir / ckpt.CONFIG).is_file():
                 raise AekitError(
