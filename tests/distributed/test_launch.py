@@ -154,3 +154,18 @@ def test_a_rank_the_checkpoint_lacks_starts_a_stream_of_its_own_from_its_fallbac
         resumed_state(one, 1, 2, fallback=6)[0], torch.Generator().manual_seed(6).get_state()
     )
 
+
+def test_a_split_shorter_than_one_global_batch_is_refused_before_any_step(tmp_path):
+    # One process trains a short batch; several would have no full batch to share.
+    images, labels = shapes_images(20, seed=3)
+    model = build_model("conv-ae", TINY_CONV)
+    runtime = Runtime(torch.device("cpu"), "fp32", 0, 2)
+    trainer = Trainer(model, TrainConfig(batch_size=32), out_dir=tmp_path / "run",
+                      runtime=runtime, progress=False)  # fmt: skip
+    with pytest.raises(AekitError) as err:
+        trainer.fit(ImageSet(images, labels))
+    assert str(err.value) == (
+        "the training split has 20 rows, fewer than train.batch_size 32; 2 processes need at "
+        "least one full batch"
+    )
+    assert not (tmp_path / "run").exists()
