@@ -107,3 +107,65 @@ def test_a_stop_seen_by_another_rank_stops_this_one_with_a_checkpoint(tmp_path):
     assert runtime.votes == [False, False, False]  # one agreement per step (CPU: log_every 1)
     found = ckpt.load_checkpoint(tmp_path / "run")
     assert found.meta["position"]["epoch"] == 0 and found.meta["position"]["step"] == 3
+
+
+def two_rank_streams() -> dict[str, torch.Tensor]:
+    """The generator states a 2-process checkpoint holds: rank 0's as one process's, rank 1's
+    as rng.rank1.torch, and the task's (shared by every rank)."""
+    torch.manual_seed(10)
+    zero = torch.get_rng_state()
+    torch.manual_seed(11)
+    return {"rng.torch": zero, "rng.rank1.torch": torch.get_rng_state(),
+            "rng.task": torch.Generator().get_state()}  # fmt: skip
+
+
+def resumed_state(states: dict, rank: int, world: int, fallback: int) -> tuple[torch.Tensor, str]:
+    """torch's CPU generator state after rank `rank` of `world` resumed from `states`."""
+    said = ckpt.restore_rng(Runtime(torch.device("cpu"), "fp32", rank, world), states, fallback)
+    return torch.get_rng_state(), said
+
+
+def test_each_saved_rank_continues_its_own_stream_on_any_world_size():
+    states = two_rank_streams()
+    assert ckpt.saved_world_size(states) == 2
+    for world in (2, 3):
+        for rank in (0, 1):
+            own = states["rng.torch" if rank == 0 else "rng.rank1.torch"]
+            assert torch.equal(resumed_state(states, rank, world, fallback=5)[0], own)
+
+
+def test_fewer_ranks_drop_the_streams_of_the_others_and_say_so_quietly():
+    states = two_rank_streams()
+    state, said = resumed_state(states, 0, 1, fallback=5)
+    assert torch.equal(state, states["rng.torch"])
+    assert said == "the CPU random state; the saved streams of ranks >= 1 are not continued"
+
+
+def test_a_rank_the_checkpoint_lacks_starts_a_stream_of_its_own_from_its_fallback_seed():
+    states = two_rank_streams()
+    new, said = resumed_state(states, 2, 3, fallback=5)
+    assert "new random stream for rank 2" in said and "2 processes" in said
+    assert torch.equal(new, torch.Generator().manual_seed(5).get_state())  # reproducible
+    assert not torch.equal(new, states["rng.torch"])
+    assert not torch.equal(new, states["rng.rank1.torch"])
+    one = {k: v for k, v in states.items() if k != "rng.rank1.torch"}  # a 1-process checkpoint
+    assert ckpt.saved_world_size(one) == 1
+    assert torch.equal(
+        resumed_state(one, 1, 2, fallback=6)[0], torch.Generator().manual_seed(6).get_state()
+    )
+
+
+def test_a_split_shorter_than_one_global_batch_is_refused_before_any_step(tmp_path):
+    # One process trains a short batch; several would have no full batch to share.
+    images, labels = shapes_images(20, seed=3)
+    model = build_model("conv-ae", TINY_CONV)
+    runtime = Runtime(torch.device("cpu"), "fp32", 0, 2)
+    trainer = Trainer(model, TrainConfig(batch_size=32), out_dir=tmp_path / "run",
+                      runtime=runtime, progress=False)  # fmt: skip
+    with pytest.raises(AekitError) as err:
+        trainer.fit(ImageSet(images, labels))
+    assert str(err.value) == (
+        "the training split has 20 rows, fewer than train.batch_size 32; 2 processes need at "
+        "least one full batch"
+    )
+    assert not (tmp_path / "run").exists()

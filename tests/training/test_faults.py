@@ -87,6 +87,23 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one_and_says_so(
     assert untimed(result.history) == straight[1]
 
 
+def test_a_rank_other_than_the_writer_reads_the_same_checkpoint_and_changes_nothing(data, tmp_path):
+    # With several processes every rank loads the checkpoint while rank 0 rewrites
+    # metrics.jsonl through a temporary file: a rank removing "stale" temporaries removed that.
+    run = tmp_path / "run"
+    stopped_in_epoch_2(data, run)
+    flip(run / ckpt.CHECKPOINT, "data")
+    writing = run / ".metrics.jsonl.0123.part"  # the writer's file, mid-write
+    writing.write_text("{")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    reader = ckpt.load_checkpoint(run, tidy=False)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    writer = ckpt.load_checkpoint(run)  # the writer tidies: the same checkpoint
+    assert reader.path == writer.path == run / ckpt.PREVIOUS
+    assert reader.meta == writer.meta and reader.tensors.keys() == writer.tensors.keys()
+    assert not writing.exists() and (run / ckpt.CORRUPT).is_file()
+
+
 def test_both_checkpoints_corrupt_is_one_line_naming_both(data, tmp_path):
     run = tmp_path / "run"
     stopped_in_epoch_2(data, run)

@@ -131,6 +131,19 @@ def edit_tensors(change):
         (lambda t: t.update({"rng.cuda": torch.zeros(8, dtype=torch.uint8)}), "rng.cuda is not"),
         (lambda t: t.update({"rng.cuda": torch.zeros(16)}), "rng.cuda is not a random"),
         (lambda t: t.update({"rng.mps": torch.zeros((2, 2), dtype=torch.uint8)}), "rng.mps is not"),
+        # several processes' streams (checkpoint.restore_rng): ranks 1..R, each a real state
+        (lambda t: t.update({"rng.rank2.torch": t["rng.torch"]}), "but no rng.rank1.torch"),
+        (lambda t: t.update({"rng.rank1.cuda": CUDA_STATE}), "but no rng.rank1.torch"),
+        (lambda t: t.update({"rng.rank1.torch": torch.zeros(3)}), "rng.rank1.torch is not a"),
+        (lambda t: t.update({"rng.rank01.torch": t["rng.torch"]}), "rng.rank01.torch is no random"),
+        (lambda t: t.update({"rng.rank0.torch": t["rng.torch"]}), "rng.rank0.torch is no random"),
+        (lambda t: t.update({"rng.rank1.task": t["rng.torch"]}), "rng.rank1.task is no random"),
+        (
+            lambda t: t.update(
+                {"rng.rank1.torch": t["rng.torch"], "rng.rank1.cuda": CUDA_STATE[:8]}
+            ),
+            "rng.rank1.cuda is not",
+        ),
         (lambda t: t.pop("optim.main.0.exp_avg"), "parameter 0 lacks its exp_avg state"),
         (lambda t: t.update({"optim.main.0.momentum": torch.zeros(1)}), "no slot of this run's"),
         (lambda t: t.update({"optim.main.x.step": torch.zeros(())}), "no slot of this run's"),
@@ -148,8 +161,17 @@ def test_bad_optimizer_tensors_are_refused(change, fragment: str) -> None:
         check(*edit_tensors(change))
 
 
+CUDA_STATE = torch.zeros(16, dtype=torch.uint8)
+
+
 def test_a_checkpoint_from_a_gpu_passes_on_any_machine() -> None:
-    check(*edit_tensors(lambda t: t.update({"rng.cuda": torch.zeros(16, dtype=torch.uint8)})))
+    check(*edit_tensors(lambda t: t.update({"rng.cuda": CUDA_STATE})))
+
+
+def test_a_checkpoint_of_three_ranks_passes() -> None:
+    kinds = {"torch": torch.get_rng_state(), "cuda": CUDA_STATE}
+    streams = {f"rng.rank{r}.{kind}": state for r in (1, 2) for kind, state in kinds.items()}
+    check(*edit_tensors(lambda t: t.update({"rng.cuda": CUDA_STATE, **streams})))
 
 
 # ------------------------------------------------------------------------------ the property

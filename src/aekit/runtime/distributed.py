@@ -14,9 +14,10 @@ group (gloo on a CPU, NCCL on CUDA, each process on cuda:LOCAL_RANK) and yields 
 * `broadcast_buffers`: rank 0's BatchNorm running statistics to every rank before validation
   and checkpoints (as torch's DistributedDataParallel does before every forward), so what is
   validated is what rank 0 saves, and a resumed rank starts from the buffers it had;
-* `rng_states` / `restore_rng_states`: each rank draws its model's own noise (a VAE's
-  reparameterisation, the AAE's prior) from its own stream, so every rank's generator states
-  are gathered into rank 0's checkpoint (rank r's as `rng.rankR.*`) and each rank resumes its own.
+* `rng_states`: each rank draws its model's own noise (a VAE's reparameterisation, the AAE's
+  prior) from its own stream, so every rank's generator states are gathered into rank 0's
+  checkpoint (rank r's as `rng.rankR.*`); which stream each rank resumes, also on another world
+  size, is decided in one place: `aekit.training.checkpoint.restore_rng`.
 
 With one process (no WORLD_SIZE, or 1) `process_group` yields the plain `Runtime`. See
 docs/distributed.md for the semantics (global batch, slicing, writer, resume, BatchNorm).
@@ -36,7 +37,7 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from aekit.errors import AekitError
 from aekit.runtime.device import resolve_device
 from aekit.runtime.precision import resolve_precision
-from aekit.runtime.runtime import CPU_RNG_KEY, Runtime
+from aekit.runtime.runtime import Runtime, rank_rng_key
 
 TORCHRUN_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -135,27 +136,8 @@ class DistributedRuntime(Runtime):
             gathered = [torch.empty_like(local) for _ in range(self.world_size)]
             dist.all_gather(gathered, local)
             for rank in range(1, self.world_size):
-                states[rank_key(key, rank)] = gathered[rank].cpu()
+                states[rank_rng_key(key, rank)] = gathered[rank].cpu()
         return states
-
-    def restore_rng_states(self, states: dict[str, torch.Tensor], fallback_seed: int) -> str:
-        """This rank's own states from the checkpoint; a rank the checkpoint has none for
-        (written by fewer ranks) takes rank 0's and is reseeded from `fallback_seed` and its
-        rank, so its stream still differs from every other rank's."""
-        if self.rank == 0:
-            return super().restore_rng_states(states, fallback_seed)
-        prefix = rank_key("rng.", self.rank)
-        mine = {"rng." + k[len(prefix) :]: v for k, v in states.items() if k.startswith(prefix)}
-        if CPU_RNG_KEY in mine:
-            return super().restore_rng_states(mine, fallback_seed) + f" of rank {self.rank}"
-        said = super().restore_rng_states(states, fallback_seed)
-        torch.manual_seed((fallback_seed + self.rank) % 2**63)
-        return f"{said}; rank {self.rank} has no states of its own there, so it was reseeded"
-
-
-def rank_key(key: str, rank: int) -> str:
-    """Rank `rank`'s checkpoint key for the generator state one process keeps as `key`."""
-    return f"rng.rank{rank}.{key[len('rng.') :]}"
 
 
 @contextmanager

@@ -18,6 +18,29 @@ from aekit.runtime.precision import autocast, resolve_precision
 CPU_RNG_KEY = "rng.torch"
 DEVICE_RNG_KEYS = {"cuda": "rng.cuda", "mps": "rng.mps"}
 CUDA_RNG_BYTES = 16
+# With several processes rank 0's states keep these keys (a checkpoint reads as one process's)
+# and rank r's are stored as rng.rankR.torch, rng.rankR.cuda (distributed.py gathers them).
+RANK_RNG_PREFIX = "rng.rank"
+
+
+def rank_rng_key(key: str, rank: int) -> str:
+    """Rank `rank`'s checkpoint key (rank >= 1) for the state one process keeps as `key`."""
+    return f"{RANK_RNG_PREFIX}{rank}.{key[len('rng.') :]}"
+
+
+def split_rank_rng_key(key: str) -> tuple[int, str] | None:
+    """(rank, the one-process key) of a `rank_rng_key`, e.g. (1, "rng.torch") for
+    "rng.rank1.torch"; None for any other key, including non-canonical ranks ("rng.rank01.torch",
+    "rng.rank0.torch": rank 0 uses the one-process keys)."""
+    if not key.startswith(RANK_RNG_PREFIX):
+        return None
+    digits, dot, rest = key[len(RANK_RNG_PREFIX) :].partition(".")
+    if not (dot and rest and digits.isascii() and digits.isdigit()):
+        return None
+    rank = int(digits)
+    if rank < 1 or str(rank) != digits:
+        return None
+    return rank, "rng." + rest
 
 
 @dataclass(frozen=True)

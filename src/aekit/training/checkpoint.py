@@ -50,6 +50,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from aekit.atomic import DiskFullError, atomic_path, remove_stale_temps, write_text_atomic
 from aekit.errors import AekitError, first_line
+from aekit.runtime.runtime import CPU_RNG_KEY, DEVICE_RNG_KEYS, Runtime, split_rank_rng_key
 
 log = logging.getLogger(__name__)
 
@@ -201,14 +202,19 @@ def describe_position(position: Any) -> str:
         return "at a position it does not state"
 
 
-def load_checkpoint(out_dir: Path) -> Checkpoint | None:
+def load_checkpoint(out_dir: Path, *, tidy: bool = True) -> Checkpoint | None:
     """The newest checkpoint of a run that reads and passes its hash; None if it has none.
 
     A newest checkpoint that fails is set aside as checkpoint.safetensors.corrupt and the
     previous one takes its place, with a warning saying so (the CLI shows it on stderr); when
     both fail the AekitError names both problems. Temporary files left by a kill are removed.
+
+    `tidy` False only reads (the same checkpoint, fallback included): the ranks other than the
+    writer of a run with several processes, which must not touch the run directory -- removing
+    "stale" temporary files there would remove the ones the writer is writing at that moment.
     """
-    remove_stale_temps(out_dir)
+    if tidy:
+        remove_stale_temps(out_dir)
     newest, previous = out_dir / CHECKPOINT, out_dir / PREVIOUS
     if not newest.is_file() and not previous.is_file():
         return None
@@ -223,6 +229,8 @@ def load_checkpoint(out_dir: Path) -> Checkpoint | None:
         tensors, meta = load_tensors(previous, require_hash=True)
     except AekitError as exc:
         raise AekitError(f"no usable checkpoint: {problem}; {exc}; {restart}") from None
+    if not tidy:
+        return Checkpoint(previous, tensors, meta)  # the writer says it and sets it aside
     aside = ""
     if newest.is_file():
         newest.replace(out_dir / CORRUPT)
@@ -232,6 +240,67 @@ def load_checkpoint(out_dir: Path) -> Checkpoint | None:
         f"{problem}{aside}; resuming from {PREVIOUS}, {describe_position(meta.get('position'))}"
     )
     return Checkpoint(previous, tensors, meta)
+
+
+def saved_world_size(tensors: dict[str, torch.Tensor]) -> int:
+    """How many processes' generator streams a checkpoint holds: rank 0's under the one-process
+    keys (rng.torch...), rank r's under rng.rankR.* (resume_check has checked that they run
+    from rank 1 up without a gap)."""
+    ranks = [found[0] for key in tensors if (found := split_rank_rng_key(key)) is not None]
+    return 1 + max(ranks, default=0)
+
+
+def rank_rng_states(tensors: dict[str, torch.Tensor], rank: int) -> dict[str, torch.Tensor]:
+    """Rank `rank`'s own generator states, under the one-process keys; empty when the
+    checkpoint holds none for that rank."""
+    if rank == 0:
+        return {k: tensors[k] for k in (CPU_RNG_KEY, *DEVICE_RNG_KEYS.values()) if k in tensors}
+    own = {}
+    for key, value in tensors.items():
+        found = split_rank_rng_key(key)
+        if found is not None and found[0] == rank:
+            own[found[1]] = value
+    return own
+
+
+def restore_rng(runtime: Runtime, tensors: dict[str, torch.Tensor], fallback_seed: int) -> str:
+    """Put back the generator stream this rank continues on resume, and say which.
+
+    This is the one place that decides it, for any world size the resumed run has (the world
+    size may change on resume; the global batch may not, runtime.check_batch_size):
+
+    * the batch order and the task's draws (noise, crops) come from (seed, epoch) and rng.task,
+      the same on every rank, so they continue exactly whatever the world size;
+    * a rank the saving run also had (rank < the saved world size) continues its own stream of
+      torch's global generator (rank 0: rng.torch; rank r: rng.rankR.torch): with the world
+      size unchanged the resumed run is bitwise the run that never stopped;
+    * a rank the saving run did not have (more processes now) starts a new stream seeded with
+      `fallback_seed`, which the trainer derives from (seed, epoch, step, rank): distinct from
+      every other rank's, and the same on every resume from this checkpoint, so the resumed
+      run is reproducible;
+    * the streams of saved ranks beyond the new world size (fewer processes now) are not
+      continued: their rows are now another rank's, drawn from that rank's own stream.
+
+    Only a model's own draws (a VAE's reparameterisation noise, the AAE's prior samples) come
+    from these streams. A model without them (a denoising conv-ae: its noise is the task's)
+    therefore resumes on another world size to the run it would have been, up to the rounding
+    of the gradient all-reduce; one with them continues with other, equally random, draws --
+    which no choice could avoid, since rank 1's rows of a 2-process run are rank 0's now.
+    """
+    saved = saved_world_size(tensors)
+    own = rank_rng_states(tensors, runtime.rank)
+    if runtime.rank >= saved:
+        torch.manual_seed(fallback_seed)  # the CPU's and every device's generator
+        return (
+            f"a new random stream for rank {runtime.rank} (the checkpoint holds the streams of "
+            f"{saved} process{'es' * (saved > 1)})"
+        )
+    said = runtime.restore_rng_states(own, fallback_seed)
+    if runtime.rank:
+        said += f" of rank {runtime.rank}"
+    if runtime.rank == 0 and saved > runtime.world_size:
+        said += f"; the saved streams of ranks >= {runtime.world_size} are not continued"
+    return said
 
 
 def load_best_weights(out_dir: Path) -> dict[str, torch.Tensor] | None:

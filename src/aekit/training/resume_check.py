@@ -20,7 +20,14 @@ from typing import Any
 import torch
 
 from aekit.errors import AekitError, first_line
-from aekit.runtime.runtime import CUDA_RNG_BYTES, DEVICE_RNG_KEYS
+from aekit.runtime.runtime import (
+    CPU_RNG_KEY,
+    CUDA_RNG_BYTES,
+    DEVICE_RNG_KEYS,
+    RANK_RNG_PREFIX,
+    rank_rng_key,
+    split_rank_rng_key,
+)
 from aekit.training.checkpoint import optimizer_tensors
 
 POSITION_KEYS = ("epoch", "step", "sums", "count")
@@ -91,25 +98,54 @@ def _trainer_problem(meta: dict[str, Any]) -> str | None:
 
 def _rng_problem(tensors: dict[str, torch.Tensor]) -> str | None:
     for key in ("rng.torch", "rng.task"):
-        state = tensors.get(key)
-        if state is None:
+        if key not in tensors:
             return f"it has no {key} tensor"
+    ranks: dict[int, set[str]] = {}  # rank r >= 1 -> the one-process keys of its states
+    for key, state in tensors.items():
+        if not key.startswith("rng."):
+            continue
+        if key == "rng.task":
+            problem = _state_problem(key, CPU_RNG_KEY, state)
+        elif (found := split_rank_rng_key(key)) is not None:
+            rank, own = found
+            if own != CPU_RNG_KEY and own not in DEVICE_RNG_KEYS.values():
+                return f"{key} is no random state aekit saves"
+            ranks.setdefault(rank, set()).add(own)
+            problem = _state_problem(key, own, state)
+        elif key.startswith(RANK_RNG_PREFIX):
+            return f"{key} is no random state aekit saves"
+        else:
+            problem = _state_problem(key, key, state)
+        if problem:
+            return problem
+    # Rank r's streams (several processes, checkpoint.restore_rng): ranks 1..R, each with its
+    # CPU state, so the saved world size is 1 + R.
+    for rank in range(1, max(ranks, default=0) + 1):
+        if CPU_RNG_KEY not in ranks.get(rank, set()):
+            missing = rank_rng_key(CPU_RNG_KEY, rank)
+            return f"it holds random states of ranks up to {max(ranks)} but no {missing}"
+    return None
+
+
+def _state_problem(key: str, kind: str, state: torch.Tensor) -> str | None:
+    """What is wrong with `state`, saved under `key` as a generator state of `kind` (a
+    one-process key: rng.torch for a CPU generator, rng.cuda or rng.mps), or None."""
+    if kind == CPU_RNG_KEY:
         try:
             torch.Generator().set_state(state)  # the same CPU generator type as torch's own
         except (RuntimeError, TypeError) as exc:
             first = first_line(exc)
             return f"{key} is not a random generator state ({first})"
+        return None
+    if kind not in DEVICE_RNG_KEYS.values():
+        return None  # not a generator state: nothing takes it
     # A device's generator state (saved when training there) cannot be tried on a machine
     # without that device; its form can: a flat byte string, 16 bytes for CUDA's Philox.
-    for key in DEVICE_RNG_KEYS.values():
-        state = tensors.get(key)
-        if state is None:
-            continue
-        fits = state.dtype == torch.uint8 and state.dim() == 1 and state.numel() > 0
-        if key == "rng.cuda":
-            fits = fits and state.numel() == CUDA_RNG_BYTES
-        if not fits:
-            return f"{key} is not a random generator state ({state.dtype} {tuple(state.shape)})"
+    fits = state.dtype == torch.uint8 and state.dim() == 1 and state.numel() > 0
+    if kind == DEVICE_RNG_KEYS["cuda"]:
+        fits = fits and state.numel() == CUDA_RNG_BYTES
+    if not fits:
+        return f"{key} is not a random generator state ({state.dtype} {tuple(state.shape)})"
     return None
 
 

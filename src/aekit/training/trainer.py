@@ -24,7 +24,8 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
 * with several processes (torchrun, runtime/distributed.py) the run is the same run: each
   global batch of `batch_size` rows is cut into equal rank slices after the task has drawn its
   noise for the whole batch, gradients and loss sums are all-reduced, a stop seen by one rank
-  stops all at the next log point, and rank 0 alone writes the run directory.
+  stops all at the next log point, and rank 0 alone writes the run directory; a resume may
+  use another world size (checkpoint.restore_rng says which random stream each rank continues).
 """
 
 from __future__ import annotations
@@ -176,18 +177,18 @@ class Trainer:
         best_weights = state.get("best_weights")
         task_gen = torch.Generator()
 
+        # Each rank draws its model's own noise (a VAE's) from its own stream, rank 0 from one
+        # process's, so the model's draws differ between ranks' rows.
+        ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
-                # Every device's generator; each rank its own stream (rank 0 one process's),
-                # so the model's own draws (a VAE's noise) differ between ranks' rows.
-                ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
-                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))  # every device's
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
                 acc = Accumulator(runtime=self.runtime)
-            else:
-                fallback = derived_seed(cfg.seed, epoch, 4, first_step)
-                restored = self.runtime.restore_rng_states(state["rng"], fallback)
+            else:  # this rank's stream, on any world size (checkpoint.restore_rng decides)
+                fallback = derived_seed(cfg.seed, epoch, 4, first_step, *ranked)
+                restored = ckpt.restore_rng(self.runtime, state["rng"], fallback)
                 log.info(f"resumed at epoch {epoch + 1} step {first_step + 1}: {restored}")
                 task_gen.set_state(state["rng"]["rng.task"])
                 acc = Accumulator(state["sums"], state["count"], self.runtime)
@@ -339,7 +340,9 @@ class Trainer:
                  "first_loss": None}  # fmt: skip
         if not resume:
             return fresh
-        found = ckpt.load_checkpoint(self.out_dir) if self.out_dir is not None else None
+        found = None
+        if self.out_dir is not None:  # read by every rank, tidied by the writer alone
+            found = ckpt.load_checkpoint(self.out_dir, tidy=self.runtime.is_writer)
         if found is None:
             if self.out_dir is None or not (self.out_dir / ckpt.CONFIG).is_file():
                 raise AekitError(
