@@ -41,6 +41,7 @@ class AAEConfig:
     disc_hidden: tuple[int, ...] = (256, 256)  # discriminator MLP widths (the paper: 1000-1000)
     adversarial_lr_scale: float = 0.5  # lr of the discriminator and regulariser phases, x train.lr
     loss: str = "bce"  # reconstruction: "bce" (Bernoulli pixels) or "mse"
+    norm: str = "batch"  # default arch: "batch", "group" or "none"; see ConvAEConfig.norm
 
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
