@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from aekit.core.random import row_draws
 from aekit.errors import AekitError, first_line
 from aekit.runtime.device import resolve_device
 from aekit.runtime.precision import autocast, resolve_precision
@@ -94,6 +95,13 @@ class Runtime:
     def shard(self, n: int) -> slice:
         """This process's rows of a batch of `n`: rank r takes [r*n/N, (r+1)*n/N)."""
         return slice(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
+
+    def row_draws(self, generator: torch.Generator, rows: int) -> AbstractContextManager:
+        """The scope of one step on a global batch of `rows`: the model's per-row draws
+        (`aekit.core.random.randn_rows`: a VAE's noise, the AAE's prior) are made for all of
+        them from `generator` and this process keeps its `shard`, so each global row draws the
+        same numbers at any world size."""
+        return row_draws(generator, rows, self.shard(rows))
 
     # -- random generator states for checkpoints ----------------------------------------------
 

@@ -23,8 +23,9 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
   non-finite is saved, naming the step (a diverging learning rate ends that way too);
 * with several processes (torchrun, runtime/distributed.py) the run is the same run: each
   global batch of `batch_size` rows is cut into equal rank slices after the task has drawn its
-  noise for the whole batch, gradients and loss sums are all-reduced, a stop seen by one rank
-  stops all at the next log point, and rank 0 alone writes the run directory.
+  noise for the whole batch (the model's per-row draws, a VAE's noise, are made for the whole
+  batch too: runtime.row_draws), gradients and loss sums are all-reduced, a stop seen by one
+  rank stops all at the next log point, and rank 0 alone writes the run directory.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class Trainer:
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
                 # Every device's generator; each rank its own stream (rank 0 one process's),
-                # so the model's own draws (a VAE's noise) differ between ranks' rows.
+                # so draws a model makes outside randn_rows (dropout) differ between ranks.
                 ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
                 torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
@@ -276,7 +277,8 @@ class Trainer:
     def _step(self, batches, index, task_gen, total_steps, global_step):
         """One step on this rank's slice of the global batch `index`, and the slice's size. The
         task draws for the whole global batch on every rank (its generator is the same on all),
-        so each row's noise does not depend on the world size."""
+        and so do the model's per-row draws (runtime.row_draws), so each row's noise does not
+        depend on the world size."""
         cfg = self.config
         raw, y = batches.gather(index)  # rows as stored, and labels, on the device
         inputs, target = self.prepared(raw, task_gen)
@@ -288,7 +290,11 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scales[name]
-        return training_step(self.model, inputs, target, y, self.step_context), inputs.shape[0]
+        # Stream 5: a pure function of (seed, step), so a resumed run needs no state for it.
+        self.row_generator.manual_seed(derived_seed(cfg.seed, global_step, 5))
+        with self.runtime.row_draws(self.row_generator, index.shape[0]):
+            losses = training_step(self.model, inputs, target, y, self.step_context)
+        return losses, inputs.shape[0]
 
     def _read_losses(self, acc, state, bar, rate, epoch, step, steps_per_epoch) -> None:
         """Read the steps since the last read back (one device sync) and check each one's loss
