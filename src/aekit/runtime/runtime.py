@@ -78,6 +78,12 @@ class Runtime:
     def broadcast_buffers(self, module: torch.nn.Module) -> None:
         """Give every process rank 0's buffers (BatchNorm's running statistics)."""
 
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model to train here, once it is on `device` (before its optimizers are built):
+        as it is with one process; data-parallel training decides what its BatchNorm layers
+        become (distributed.py)."""
+        return model
+
     # -- the share of a global batch this process takes ---------------------------------------
 
     def check_batch_size(self, batch_size: int) -> int:

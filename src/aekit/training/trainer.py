@@ -118,7 +118,8 @@ class Trainer:
         # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
         # message names exactly, and always before anything is saved.
         self.log_every = config.log_every or (1 if self.runtime.device.type == "cpu" else 10)
-        self.model = model.to(self.runtime.device)
+        # On the device, and as the runtime trains it (SyncBatchNorm where that applies).
+        self.model = self.runtime.prepare_model(model.to(self.runtime.device))
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.task = task
@@ -128,8 +129,11 @@ class Trainer:
         self.run_config = run_config
         # One optimizer unless the model declares several groups (steps.py); each group's lr is
         # the schedule's lr times the group's scale.
-        self.optimizers, self.lr_scales = build_optimizers(model, config)
+        self.optimizers, self.lr_scales = build_optimizers(self.model, config)
         self.step_context = StepContext(self.optimizers, self.runtime, config.grad_clip)
+        # The generator of the model's per-row draws (a VAE's noise, the AAE's prior), reseeded
+        # every step from (seed, step) and drawn for the whole global batch (runtime.row_draws).
+        self.row_generator = torch.Generator(self.runtime.device)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
