@@ -33,9 +33,16 @@ CONV = {
 }  # fmt: skip
 CONV_CLI = ["--epochs", "2", "--batch-size", "32", "--precision", "fp32", "--arch", "lesson",
             "--task", "denoise", "--noise", "gaussian:0.2"]  # fmt: skip
-# The AAE: three optimizers per step, BatchNorm, prior draws from each rank's global RNG.
+# The AAE: three optimizers per step, BatchNorm (its default), prior draws per global row.
 AAE_SET = ["model.channels=[8, 16]", "model.latent_dim=4", "model.disc_hidden=[16]"]
 AAE = {"train.epochs": 2, "train.batch_size": 32, "train.precision": "fp32"}
+# The default arch with GroupNorm (model.norm=group), which has no batch statistics: conv-vae
+# (reparameterisation noise per global row, core/random.py randn_rows) and the AAE.
+GROUP = "model.norm=group"
+VAE_SET = ["model.channels=[8, 16]", "model.latent_dim=4"]
+VAE = AAE
+# conv-vae with BatchNorm, its default: per-rank statistics on CPUs (docs/distributed.md).
+VAE_BN_SET = [*VAE_SET, "model.norm=batch"]
 
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -64,12 +71,18 @@ def runs(tmp_path_factory) -> dict:
         # The conv run again, rank 1 pressing Ctrl-C in its 4th step (epoch 1), then resumed.
         {"model": "conv-ae", "out": str(root / "resumed"),
          "flags": {"data.name": str(data), **CONV}, "set": [], "interrupt_at": 4},
-        # The AAE again (each rank's own prior draws every step), stopped in epoch 2 step 3.
+        # The AAE again (each rank's own generator states saved), stopped in epoch 2 step 3.
         {"model": "aae", "out": str(root / "aae-resumed"),
          "flags": {"data.name": str(data), **AAE}, "set": AAE_SET, "interrupt_at": 13},
         # The conv run on the same images packed into shards, read through memory maps.
         {"model": "conv-ae", "out": str(root / "shards"),
          "flags": {"data.name": f"shards:{root / 'packed'}", **CONV}, "set": []},
+        {"model": "conv-vae", "out": str(root / "vae"), "flags": {"data.name": str(data), **VAE},
+         "set": [*VAE_SET, GROUP]},
+        {"model": "conv-vae", "out": str(root / "vae-bn"),
+         "flags": {"data.name": str(data), **VAE}, "set": VAE_BN_SET},
+        {"model": "aae", "out": str(root / "aae-group"), "flags": {"data.name": str(data), **AAE},
+         "set": [*AAE_SET, GROUP]},
     ]  # fmt: skip
     spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
     (root / "spec.json").write_text(json.dumps(spec))
@@ -78,32 +91,57 @@ def runs(tmp_path_factory) -> dict:
     out = str(root / "cli")
     cli = torchrun("-m", "aekit", "train", "conv-ae", "--data", str(data), "--out", out,
                    "--device", "cpu", "--no-progress", *CONV_CLI, cwd=root)  # fmt: skip
-    return {"root": root, "data": data, "jobs": jobs, "cli": cli,
+    return {"root": root, "data": data, "jobs": jobs, "cli": cli, "worker": worker,
             "report": json.loads((root / "report.json").read_text())}  # fmt: skip
 
 
-def test_two_ranks_train_the_weights_one_process_trains(runs):
+def one_process(job: dict, out: Path) -> dict[str, torch.Tensor]:
+    """`job` trained by this process, one thread as each rank: its model.safetensors."""
     from aekit.cli.train import build_run_config
     from aekit.runs import train_run
 
-    job = runs["jobs"][0]
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each rank
+    torch.set_num_threads(1)
     try:
         config = build_run_config(job["model"], None, job["flags"], job["set"])
-        train_run(config, runs["root"] / "one", progress=False, device="cpu")
+        train_run(config, out, progress=False, device="cpu")
     finally:
         torch.set_num_threads(threads)
-    one = load_file(runs["root"] / "one" / "model.safetensors")
+    return load_file(out / "model.safetensors")
+
+
+# The three models of issue 12: the lesson conv-ae, and the default arch of conv-vae and the
+# AAE with GroupNorm (no batch statistics), both with random draws of their own. The AAE's
+# tolerance is wider: its weights drift further apart by rounding alone (measured 1.1e-5 at
+# most, one near-zero weight of bottleneck.down, where Adam normalises a gradient that nearly
+# cancels, so the order of the batch sum shows; 2e-7 for conv-vae), still a thousandth of
+# what BatchNorm's per-rank statistics make (2e-2, the test below).
+@pytest.mark.parametrize(
+    ("index", "atol"), [(0, 1e-5), (6, 3e-5), (4, 1e-5)], ids=["conv-ae", "aae", "conv-vae"]
+)
+def test_two_ranks_train_the_weights_one_process_trains(runs, index, atol):
+    job = runs["jobs"][index]
+    one = one_process(job, runs["root"] / f"one-{index}")
     two = load_file(Path(job["out"]) / "model.safetensors")
     assert one.keys() == two.keys()
     for key in one:
-        torch.testing.assert_close(two[key], one[key], rtol=0, atol=1e-5, msg=key)
+        torch.testing.assert_close(two[key], one[key], rtol=0, atol=atol, msg=key)
     # Loss sums are all-reduced: the logged means are those of the global batch.
-    rows = [metrics(runs["root"] / "one"), metrics(Path(job["out"]))]
+    rows = [metrics(runs["root"] / f"one-{index}"), metrics(Path(job["out"]))]
     for a, b in zip(*rows, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+
+
+def test_batchnorm_on_cpus_keeps_per_rank_statistics_and_says_so_once(runs):
+    job = runs["jobs"][5]
+    one = one_process(job, runs["root"] / "one-bn")
+    two = load_file(Path(job["out"]) / "model.safetensors")
+    # Each rank normalised its 16 rows with their own statistics: not the run of one process.
+    assert max(float((two[k] - one[k]).abs().max()) for k in one) > 1e-3
+    assert runs["report"]["jobs"][5]["rank_diff"] == 0.0  # rank 0's buffers, on every rank
+    # Rank 0 says so in one line, once per process (this one trained three BatchNorm runs).
+    assert runs["worker"].stderr.count("the model has BatchNorm") == 1
 
 
 def metrics(run: Path) -> list[dict]:
@@ -123,6 +161,8 @@ def test_one_ranks_ctrl_c_stops_all_and_the_resumed_run_is_bitwise_the_unstopped
 
 
 def test_each_rank_resumes_its_own_random_stream(runs):
+    # The AAE's prior draws are per global row now (the step's generator, from (seed, step));
+    # torch's global generator is still each rank's own, for draws such as dropout.
     aae, resumed = runs["report"]["jobs"][1], runs["report"]["jobs"][3]
     assert resumed["interrupted_ranks"] == 2
     assert_same_run(Path(aae["out"]), Path(resumed["out"]))

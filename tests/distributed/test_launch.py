@@ -1,17 +1,27 @@
 """The parts of data-parallel training that need no second process: reading torchrun's
-environment, how a global batch is cut, refusals in one line, and a stop seen by another rank."""
+environment, how a global batch is cut, refusals in one line, a stop seen by another rank, what
+becomes of BatchNorm, and the model's per-row draws sliced from the global batch's."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pytest
 import torch
 
+from aekit.core.posterior import DiagonalGaussian
+from aekit.core.random import randn_rows
 from aekit.errors import AekitError
 from aekit.modalities.images.data import ImageSet
 from aekit.models import build_model
-from aekit.runtime.distributed import Launch, torchrun_launch
+from aekit.runtime.distributed import (
+    DistributedRuntime,
+    Launch,
+    batchnorm_plan,
+    torchrun_launch,
+    warn_per_rank_batchnorm,
+)
 from aekit.runtime.runtime import Runtime
 from aekit.training import checkpoint as ckpt
 from aekit.training.config import TrainConfig
@@ -169,3 +179,69 @@ def test_a_split_shorter_than_one_global_batch_is_refused_before_any_step(tmp_pa
         "least one full batch"
     )
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("device_type", "world", "plan"),
+    [("cuda", 2, "sync"), ("cuda", 1, "local"), ("cpu", 2, "per-rank"), ("cpu", 1, "local")],
+)
+def test_batchnorm_is_synchronised_only_where_nccl_can(device_type, world, plan):
+    assert batchnorm_plan(device_type, world) == plan
+
+
+def test_on_cuda_batchnorm_becomes_syncbatchnorm_with_the_same_parameters():
+    model = build_model("conv-ae", {**TINY_CONV, "norm": "batch"})
+    params, keys = list(model.parameters()), list(model.state_dict())
+    runtime = DistributedRuntime(torch.device("cuda", 0), "fp32", 1, 2)  # no GPU needed
+    model = runtime.prepare_model(model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert list(model.parameters()) == params  # the optimizers' parameters, unchanged
+    assert list(model.state_dict()) == keys  # checkpoints load into a plain BatchNorm model
+
+
+def test_on_cpus_batchnorm_stays_per_rank_and_rank_zero_says_so_once_in_one_line(caplog):
+    warn_per_rank_batchnorm.cache_clear()  # said once per process: not yet, in this test
+    caplog.set_level(logging.WARNING)
+
+    def said(rank: int, norm: str) -> list[str]:
+        caplog.clear()
+        model = build_model("conv-ae", {**TINY_CONV, "norm": norm})
+        runtime = DistributedRuntime(torch.device("cpu"), "fp32", rank, 2)
+        assert runtime.prepare_model(model) is model
+        assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+        return [r.getMessage() for r in caplog.records]
+
+    assert said(0, "group") == []  # nothing to say without BatchNorm
+    assert said(1, "batch") == []  # rank 1 stays quiet
+    first = said(0, "batch")
+    assert len(first) == 1 and "\n" not in first[0] and "depends on the world size" in first[0]
+    assert said(0, "batch") == []  # once per process: the CLI trains one run in one
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_a_steps_per_row_draws_are_the_global_batchs_sliced(world):
+    """Each rank's draws are its rows of the one-process draw: the same noise per global row."""
+
+    def drawn(rank: int, n: int) -> torch.Tensor:
+        runtime = Runtime(torch.device("cpu"), "fp32", rank, n)
+        with runtime.row_draws(torch.Generator().manual_seed(7), 8):
+            return randn_rows((8 // n, 3))
+
+    one = drawn(0, 1)
+    torch.testing.assert_close(torch.cat([drawn(r, world) for r in range(world)]), one)
+    assert not torch.equal(drawn(0, world), drawn(1, world))  # each rank its own rows
+
+
+def test_a_vaes_noise_is_a_per_row_draw_and_outside_a_step_the_global_generator():
+    posterior = DiagonalGaussian(torch.zeros(4, 2), torch.zeros(4, 2))  # samples are the noise
+    with Runtime(torch.device("cpu"), "fp32", 1, 2).row_draws(torch.Generator().manual_seed(3), 8):
+        mine = posterior.sample()
+        with pytest.raises(ValueError, match="in a step on 4 rows"):
+            randn_rows((3, 2))  # not one row per row of this rank's slice: a bug, said loudly
+    whole = torch.randn(8, 2, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(mine, whole[4:])
+    torch.manual_seed(5)
+    outside = posterior.sample()
+    torch.manual_seed(5)
+    torch.testing.assert_close(outside, torch.randn(4, 2))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from aekit.core.random import randn
+from aekit.core.random import randn, randn_rows
 
 
 class DiagonalGaussian:
@@ -31,8 +31,13 @@ class DiagonalGaussian:
 
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         """Reparameterised sample mean + std * eps, differentiable in mean and logvar; eps is
-        drawn on the generator's device and moved beside the mean (core/random.py)."""
-        eps = randn(self.mean.shape, generator, self.mean.device, self.mean.dtype)
+        drawn on the generator's device and moved beside the mean (core/random.py). Without a
+        generator eps is a per-row draw (`randn_rows`): in training, the step's draw for each
+        global row, so a run's noise does not depend on how many processes trained it."""
+        if generator is None:
+            eps = randn_rows(self.mean.shape, self.mean.device, self.mean.dtype)
+        else:
+            eps = randn(self.mean.shape, generator, self.mean.device, self.mean.dtype)
         return self.mean + self.std * eps
 
     def mode(self) -> torch.Tensor:

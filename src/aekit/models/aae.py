@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from aekit.core.random import module_device, randn
+from aekit.core.random import module_device, randn, randn_rows
 from aekit.errors import AekitError
 from aekit.models.ae import mlp
 from aekit.models.base import Autoencoder, check_image_shape, check_latent_dim, check_widths
@@ -41,6 +41,7 @@ class AAEConfig:
     disc_hidden: tuple[int, ...] = (256, 256)  # discriminator MLP widths (the paper: 1000-1000)
     adversarial_lr_scale: float = 0.5  # lr of the discriminator and regulariser phases, x train.lr
     loss: str = "bce"  # reconstruction: "bce" (Bernoulli pixels) or "mse"
+    norm: str = "batch"  # default arch: "batch", "group" or "none"; see ConvAEConfig.norm
 
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
@@ -88,8 +89,8 @@ class AAE(Autoencoder):
 
         with ctx.autocast():
             z = self.encode(inputs)  # the updated encoder's codes, (B, latent_dim)
-            # The device's global RNG: seeded per epoch, its state kept in checkpoints.
-            prior = randn(z.shape, None, z.device, torch.float32)
+            # One draw per global row of the step (core/random.py), whatever the world size.
+            prior = randn_rows(z.shape, z.device, torch.float32)
             logits = self.discriminator(torch.cat([prior.to(z.dtype), z.detach()])).float()
         is_prior = torch.zeros_like(logits)  # (2B, 1) beside the logits: prior draws first
         is_prior[: len(z)] = 1.0

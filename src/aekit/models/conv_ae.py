@@ -13,7 +13,9 @@ Two architectures share one config:
   output. Chosen by measurement (closing note of issue 2): on Fashion-MNIST at latent 16 it
   reaches ~0.57x PCA(16)'s test MSE in 5 epochs at ~4,500 images/s; without BatchNorm the same
   net needs more than twice the epochs, and doubling every width halves the speed for ~8%
-  lower MSE.
+  lower MSE. ``norm`` swaps BatchNorm for GroupNorm (per sample, so a data-parallel run is the
+  one-process run at any world size) or nothing; benchmarks/norm.py measured both worse in 5
+  epochs (GroupNorm: 1.10x BatchNorm's test MSE, 0.43x its speed on one CPU thread).
   Without a bottleneck a 1x1 conv squeezes the last map to ``code_channels`` (4x4x8 = 128 numbers
   for 28x28 input, the lesson's code size, so the two archs compare at equal code size).
 
@@ -42,6 +44,12 @@ from aekit.models.base import (
 from aekit.models.losses import check_recon_loss
 
 ARCHS = ("default", "lesson")
+NORMS = ("batch", "group", "none")  # the default arch's normalisation after each conv
+# GroupNorm normalises each sample alone, so a rank's slice is normalised as in one process
+# at any world size (docs/distributed.md). At most 8 groups: with the default widths 16-64
+# that is 2-8 channels per group, enough for a stable mean and variance, few enough to keep
+# the groups distinct features (Wu & He 2018, https://arxiv.org/abs/1803.08494).
+GROUPS = 8
 
 
 @dataclass
@@ -52,6 +60,10 @@ class ConvAEConfig:
     latent_dim: int | None = None  # None: the conv feature map is the code; else a dense bottleneck
     code_channels: int = 8  # default arch without latent_dim: channels of the code map (lesson: 8)
     loss: str = "bce"  # "bce" (lesson: pixels as Bernoulli probabilities) or "mse"
+    # Default arch: "batch" (BatchNorm), "group" (GroupNorm) or "none". BatchNorm by measurement
+    # (benchmarks/norm.py): GroupNorm's runs do not depend on the world size, but cost 5-10%
+    # test MSE and half the speed on a CPU (docs/distributed.md, "BatchNorm").
+    norm: str = "batch"
 
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
@@ -62,10 +74,12 @@ class ConvAEConfig:
 
 
 def check_conv_arch(config, model: str) -> None:
-    """The checks every config built on conv_networks shares: a known `arch`, and `channels`
-    as valid widths (normalised to a tuple of ints in place)."""
+    """The checks every config built on conv_networks shares: a known `arch` and `norm`, and
+    `channels` as valid widths (normalised to a tuple of ints in place)."""
     if config.arch not in ARCHS:
         raise AekitError(f"unknown {model} arch {config.arch!r}; choose one of {ARCHS}")
+    if config.norm not in NORMS:
+        raise AekitError(f"unknown {model} norm {config.norm!r}; choose one of {NORMS}")
     config.channels = check_widths("channels", config.channels)
 
 
@@ -134,7 +148,7 @@ def conv_networks(
     c, h, w = config.image_shape
     if config.arch == "lesson":
         return lesson_networks(c, (h, w))
-    return default_networks(c, (h, w), config.channels, code_channels)
+    return default_networks(c, (h, w), config.channels, code_channels, config.norm)
 
 
 def lesson_networks(
@@ -158,17 +172,37 @@ def lesson_networks(
     return encoder, decoder, (8, *s3)
 
 
-def down(c_in: int, c_out: int) -> list[nn.Module]:
-    """Halve H and W with a learned stride-2 conv; BatchNorm roughly halves the epochs needed."""
-    return [conv(c_in, c_out, stride=2), nn.BatchNorm2d(c_out), nn.ReLU()]
+def group_count(channels: int) -> int:
+    """GroupNorm's groups for `channels`: the most, up to GROUPS, that divide it with at least
+    two channels each. One channel per group would be InstanceNorm, which discards each map's
+    mean (an image's brightness) and leaves the conv bias before it without effect: its
+    gradient is then rounding noise, which Adam turns into full-size steps that differ with
+    the world size."""
+    fits = [g for g in range(1, GROUPS + 1) if channels % g == 0 and channels // g >= 2]
+    return max(fits, default=1)
 
 
-def up(c_in: int, c_out: int, size: tuple[int, int]) -> list[nn.Module]:
+def norm_layer(norm: str, channels: int) -> list[nn.Module]:
+    """The normalisation after a conv: BatchNorm (batch statistics), GroupNorm (per sample,
+    `group_count` groups) or none."""
+    if norm == "batch":
+        return [nn.BatchNorm2d(channels)]
+    if norm == "group":
+        return [nn.GroupNorm(group_count(channels), channels)]
+    return []
+
+
+def down(c_in: int, c_out: int, norm: str) -> list[nn.Module]:
+    """Halve H and W with a learned stride-2 conv; normalising roughly halves the epochs needed."""
+    return [conv(c_in, c_out, stride=2), *norm_layer(norm, c_out), nn.ReLU()]
+
+
+def up(c_in: int, c_out: int, size: tuple[int, int], norm: str) -> list[nn.Module]:
     """Double H and W with a 4x4 stride-2 transposed conv (even overlap, so no checkerboard),
     then crop the extra row/column that ceil() added on the way down."""
     return [
         nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1), CropTo(size),
-        nn.BatchNorm2d(c_out), nn.ReLU(),
+        *norm_layer(norm, c_out), nn.ReLU(),
     ]  # fmt: skip
 
 
@@ -182,14 +216,18 @@ class CropTo(nn.Module):
 
 
 def default_networks(
-    channels: int, size: tuple[int, int], widths: tuple[int, ...], code_channels: int | None
+    channels: int,
+    size: tuple[int, int],
+    widths: tuple[int, ...],
+    code_channels: int | None,
+    norm: str = "batch",
 ) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
     """Encoder, decoder and code-map shape; `code_channels` squeezes the map with a 1x1 conv."""
     sizes = [size]  # spatial size entering each level, to undo ceil() exactly on the way up
     enc: list[nn.Module] = []
     c_in = channels
     for width in widths:
-        enc += down(c_in, width)  # (B, width, ceil(h/2), ceil(w/2))
+        enc += down(c_in, width, norm)  # (B, width, ceil(h/2), ceil(w/2))
         sizes.append(halve(sizes[-1]))
         c_in = width
     dec: list[nn.Module] = []
@@ -199,6 +237,6 @@ def default_networks(
         dec += [nn.Conv2d(code_channels, widths[-1], kernel_size=1), nn.ReLU()]
         map_channels = code_channels
     for i in reversed(range(len(widths))):
-        dec += up(widths[i], widths[max(i - 1, 0)], sizes[i])
+        dec += up(widths[i], widths[max(i - 1, 0)], sizes[i], norm)
     dec.append(conv(widths[0], channels))  # (B, C, H, W) logits
     return nn.Sequential(*enc), nn.Sequential(*dec), (map_channels, *sizes[-1])

@@ -74,6 +74,7 @@ class ConvVAEConfig:
     beta: float = 1.0  # weight of the KL term: 1 is the ELBO, > 1 a beta-VAE
     kl_warmup_steps: int = 0  # ramp beta up from 0 over this many training steps
     loss: str = "bce"  # Bernoulli decoder; "mse" for a Gaussian one
+    norm: str = "batch"  # default arch: "batch", "group" or "none"; see ConvAEConfig.norm
 
     def __post_init__(self) -> None:
         check_variational(self)

@@ -14,6 +14,10 @@ asks a `Runtime` (runtime.py) for
   optimizers -- and `all_reduce_sums(tensor)` on the loss sums at each log point, and
   `barrier()`, `any_across(flag)`, `broadcast_buffers(module)`: no-ops with one process,
   torch.distributed's collectives in `DistributedRuntime`; the loop calls them where it must;
+* `prepare_model(model)`: the model as this runtime trains it (SyncBatchNorm in place of
+  BatchNorm with several CUDA processes); `row_draws(generator, rows)`: the scope of a step in
+  which the model's per-row draws are made for the whole global batch and sliced, so they do
+  not depend on the world size;
 * `rng_states()` / `restore_rng_states()`: the global generators a checkpoint keeps (the CPU's
   always, CUDA's or MPS's when training there), so a run resumes on another device type.
 

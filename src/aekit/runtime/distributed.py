@@ -11,13 +11,20 @@ group (gloo on a CPU, NCCL on CUDA, each process on cuda:LOCAL_RANK) and yields 
 * `all_reduce_sums`: the loss sums and batch sizes read at a log point, so every rank logs
   (and checks for divergence) the exact numbers of the global batch;
 * `any_across`: a stop flag (Ctrl-C seen by one rank) that every rank then acts on at once;
+* `prepare_model`: a model with BatchNorm gets SyncBatchNorm (statistics of the global batch)
+  on CUDA; on CPUs, where gloo has no SyncBatchNorm, it keeps per-rank statistics, and rank 0
+  says in one line that the run then depends on the world size (`batchnorm_plan`);
 * `broadcast_buffers`: rank 0's BatchNorm running statistics to every rank before validation
   and checkpoints (as torch's DistributedDataParallel does before every forward), so what is
   validated is what rank 0 saves, and a resumed rank starts from the buffers it had;
-* `rng_states`: each rank draws its model's own noise (a VAE's reparameterisation, the AAE's
-  prior) from its own stream, so every rank's generator states are gathered into rank 0's
-  checkpoint (rank r's as `rng.rankR.*`); which stream each rank resumes, also on another world
-  size, is decided in one place: `aekit.training.checkpoint.restore_rng`.
+* `row_draws` (runtime.py): the model's per-row draws (a VAE's reparameterisation noise, the
+  AAE's prior) are made for the whole global batch from the step's generator and sliced, so
+  they do not depend on the world size;
+* `rng_states` / `restore_rng_states`: torch's global generator is seeded per rank, so any
+  other draw a model makes (dropout) differs between ranks; every rank's generator states are
+  gathered into rank 0's checkpoint (rank r's as `rng.rankR.*`); which stream each rank
+  resumes, also on another world size, is decided in one place:
+  `aekit.training.checkpoint.restore_rng`.
 
 With one process (no WORLD_SIZE, or 1) `process_group` yields the plain `Runtime`. See
 docs/distributed.md for the semantics (global batch, slicing, writer, resume, BatchNorm).
@@ -25,6 +32,8 @@ docs/distributed.md for the semantics (global batch, slicing, writer, resume, Ba
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +49,8 @@ from aekit.runtime.precision import resolve_precision
 from aekit.runtime.runtime import Runtime, rank_rng_key
 
 TORCHRUN_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,9 +100,46 @@ def rank_device(spec: str | torch.device, local_rank: int) -> torch.device:
     return device
 
 
+def batchnorm_plan(device_type: str, world_size: int) -> str:
+    """What training on `world_size` processes of `device_type` does with BatchNorm layers:
+    "sync" (SyncBatchNorm: mean and variance over the global batch, so the run is the
+    one-process run) with several CUDA processes; "per-rank" with several processes elsewhere
+    (SyncBatchNorm needs NCCL; on gloo each rank normalises its slice with its own statistics,
+    so the run depends on the world size); "local" with one process (nothing to share)."""
+    if world_size <= 1:
+        return "local"
+    return "sync" if device_type == "cuda" else "per-rank"
+
+
+@functools.cache  # once per process: a line per run under the CLI, not per layer or resume
+def warn_per_rank_batchnorm(device_type: str, world_size: int) -> None:
+    log.warning(
+        f"the model has BatchNorm, which on {device_type} (gloo) normalises each of the "
+        f"{world_size} ranks' slices with its own statistics, so the result depends on the "
+        "world size; --set model.norm=group does not (docs/distributed.md, BatchNorm)"
+    )
+
+
+def has_batchnorm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 @dataclass(frozen=True)
 class DistributedRuntime(Runtime):
     """A rank of a process group that `process_group` joined; the collectives are torch's."""
+
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model with SyncBatchNorm in place of BatchNorm on CUDA (the same parameters and
+        buffers, so optimizers, checkpoints and state_dict keys are unchanged); on CPUs the
+        model as it is, with one line from rank 0 when it has BatchNorm."""
+        if not has_batchnorm(model):
+            return model
+        plan = batchnorm_plan(self.device.type, self.world_size)
+        if plan == "sync":
+            return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if plan == "per-rank" and self.is_writer:
+            warn_per_rank_batchnorm(self.device.type, self.world_size)
+        return model
 
     def all_reduce_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
         grads = [p.grad for p in params if p.grad is not None]  # the same set on every rank

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from aekit.core.random import row_draws
 from aekit.errors import AekitError, first_line
 from aekit.runtime.device import resolve_device
 from aekit.runtime.precision import autocast, resolve_precision
@@ -100,6 +101,12 @@ class Runtime:
     def broadcast_buffers(self, module: torch.nn.Module) -> None:
         """Give every process rank 0's buffers (BatchNorm's running statistics)."""
 
+    def prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model to train here, once it is on `device` (before its optimizers are built):
+        as it is with one process; data-parallel training decides what its BatchNorm layers
+        become (distributed.py)."""
+        return model
+
     # -- the share of a global batch this process takes ---------------------------------------
 
     def check_batch_size(self, batch_size: int) -> int:
@@ -117,6 +124,13 @@ class Runtime:
     def shard(self, n: int) -> slice:
         """This process's rows of a batch of `n`: rank r takes [r*n/N, (r+1)*n/N)."""
         return slice(self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size)
+
+    def row_draws(self, generator: torch.Generator, rows: int) -> AbstractContextManager:
+        """The scope of one step on a global batch of `rows`: the model's per-row draws
+        (`aekit.core.random.randn_rows`: a VAE's noise, the AAE's prior) are made for all of
+        them from `generator` and this process keeps its `shard`, so each global row draws the
+        same numbers at any world size."""
+        return row_draws(generator, rows, self.shard(rows))
 
     # -- random generator states for checkpoints ----------------------------------------------
 

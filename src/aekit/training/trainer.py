@@ -23,8 +23,9 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
   non-finite is saved, naming the step (a diverging learning rate ends that way too);
 * with several processes (torchrun, runtime/distributed.py) the run is the same run: each
   global batch of `batch_size` rows is cut into equal rank slices after the task has drawn its
-  noise for the whole batch, gradients and loss sums are all-reduced, a stop seen by one rank
-  stops all at the next log point, and rank 0 alone writes the run directory; a resume may
+  noise for the whole batch (the model's per-row draws, a VAE's noise, are made for the whole
+  batch too: runtime.row_draws), gradients and loss sums are all-reduced, a stop seen by one
+  rank stops all at the next log point, and rank 0 alone writes the run directory; a resume may
   use another world size (checkpoint.restore_rng says which random stream each rank continues).
 """
 
@@ -118,7 +119,8 @@ class Trainer:
         # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
         # message names exactly, and always before anything is saved.
         self.log_every = config.log_every or (1 if self.runtime.device.type == "cpu" else 10)
-        self.model = model.to(self.runtime.device)
+        # On the device, and as the runtime trains it (SyncBatchNorm where that applies).
+        self.model = self.runtime.prepare_model(model.to(self.runtime.device))
         self.config = config
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.task = task
@@ -128,8 +130,11 @@ class Trainer:
         self.run_config = run_config
         # One optimizer unless the model declares several groups (steps.py); each group's lr is
         # the schedule's lr times the group's scale.
-        self.optimizers, self.lr_scales = build_optimizers(model, config)
+        self.optimizers, self.lr_scales = build_optimizers(self.model, config)
         self.step_context = StepContext(self.optimizers, self.runtime, config.grad_clip)
+        # The generator of the model's per-row draws (a VAE's noise, the AAE's prior), reseeded
+        # every step from (seed, step) and drawn for the whole global batch (runtime.row_draws).
+        self.row_generator = torch.Generator(self.runtime.device)
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -177,13 +182,15 @@ class Trainer:
         best_weights = state.get("best_weights")
         task_gen = torch.Generator()
 
-        # Each rank draws its model's own noise (a VAE's) from its own stream, rank 0 from one
-        # process's, so the model's draws differ between ranks' rows.
+        # torch's global generator: one stream per rank, rank 0's one process's (a model's
+        # per-row noise is drawn for the whole global batch instead: runtime.row_draws).
         ranked = () if self.runtime.rank == 0 else (self.runtime.rank,)
         for epoch in range(state["epoch"], cfg.epochs):
             first_step = state["step"] if epoch == state["epoch"] else 0
             if first_step == 0:  # a fresh epoch: reseed; a resumed one restored the states
-                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))  # every device's
+                # Every device's generator; each rank its own stream (rank 0 one process's),
+                # so draws a model makes outside randn_rows (dropout) differ between ranks.
+                torch.manual_seed(derived_seed(cfg.seed, epoch, 1, *ranked))
                 task_gen.manual_seed(derived_seed(cfg.seed, epoch, 3))
                 acc = Accumulator(runtime=self.runtime)
             else:  # this rank's stream, on any world size (checkpoint.restore_rng decides)
@@ -278,7 +285,8 @@ class Trainer:
     def _step(self, batches, index, task_gen, total_steps, global_step):
         """One step on this rank's slice of the global batch `index`, and the slice's size. The
         task draws for the whole global batch on every rank (its generator is the same on all),
-        so each row's noise does not depend on the world size."""
+        and so do the model's per-row draws (runtime.row_draws), so each row's noise does not
+        depend on the world size."""
         cfg = self.config
         raw, y = batches.gather(index)  # rows as stored, and labels, on the device
         inputs, target = self.prepared(raw, task_gen)
@@ -290,7 +298,11 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             for group in optimizer.param_groups:
                 group["lr"] = lr * self.lr_scales[name]
-        return training_step(self.model, inputs, target, y, self.step_context), inputs.shape[0]
+        # Stream 5: a pure function of (seed, step), so a resumed run needs no state for it.
+        self.row_generator.manual_seed(derived_seed(cfg.seed, global_step, 5))
+        with self.runtime.row_draws(self.row_generator, index.shape[0]):
+            losses = training_step(self.model, inputs, target, y, self.step_context)
+        return losses, inputs.shape[0]
 
     def _read_losses(self, acc, state, bar, rate, epoch, step, steps_per_epoch) -> None:
         """Read the steps since the last read back (one device sync) and check each one's loss
