@@ -16,7 +16,6 @@ missing dataset or a failing figure leaves nothing behind.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +192,9 @@ def build_report(
         from aekit.latent.likelihood import importance_nll
 
         report.likelihood = importance_nll(loaded.model, rows, nll_samples, labels=labels)
-    module, function = PAGES[kind].split(":")
-    make_page = getattr(importlib.import_module(module), function)
+    from aekit.core.spec import resolve  # "aekit.module:name", aekit's own modules only
+
+    make_page = resolve(PAGES[kind])
     page = make_page(loaded, dataset, task, fitted[0], rows, labels, report)
     folder = out.with_suffix("")
     top = headline(report)

@@ -79,9 +79,9 @@ class Accumulator:
         return {k: v / max(self.count, 1) for k, v in self.sums.items()}
 
 
-def epoch_line(row: dict[str, Any], epochs: int, noun: str = "images") -> str:
+def epoch_line(row: dict[str, Any], epochs: int, noun: str = "rows") -> str:
     """The line printed after each epoch, from its metrics row; `noun` names what the rows are
-    (the split's noun: images, windows), for the rate (the row's key stays images_per_s)."""
+    (the split's noun, e.g. windows), for the rate (the row's key stays images_per_s)."""
     parts = [f"epoch {row['epoch']}/{epochs}", f"train {row['train_loss']:.4g}"]
     if "val_loss" in row:
         parts.append(f"val {row['val_loss']:.4g}")
@@ -90,8 +90,7 @@ def epoch_line(row: dict[str, Any], epochs: int, noun: str = "images") -> str:
     terms = {k[len("train_") :]: v for k, v in row.items() if k.startswith("train_")}
     if len(terms) > 2:
         parts.append(" ".join(f"{k} {v:.4g}" for k, v in terms.items() if k != "loss"))
-    unit = "img" if noun == "images" else noun
-    parts.append(f"{row['images_per_s']:,.0f} {unit}/s  {row['seconds']:.1f}s")
+    parts.append(f"{row['images_per_s']:,.0f} {noun}/s  {row['seconds']:.1f}s")
     return "  ".join(parts)
 
 

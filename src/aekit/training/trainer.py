@@ -269,7 +269,7 @@ class Trainer:
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
             self._save_checkpoint(history, state, position, task_gen)
             if self.progress:
-                tqdm.write(epoch_line(row, cfg.epochs, getattr(train, "noun", "images")),
+                tqdm.write(epoch_line(row, cfg.epochs, getattr(train, "noun", "rows")),
                            file=sys.stderr)  # fmt: skip
             for callback in self.callbacks:
                 callback(row, self.model)
