@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from tests.conftest import shapes_images
 
 HERE = Path(__file__).parent
 SRC = HERE.parent.parent / "src"
+ABORT = "terminate called without an active exception"
 LAUNCH_TIMEOUT_S = 300  # a bound, not a measurement: a hung collective fails, never blocks
 
 # Lesson conv-ae: no BatchNorm (whose batch statistics are per rank, docs/distributed.md), and
@@ -87,6 +90,13 @@ def runs(tmp_path_factory) -> dict:
     spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
     (root / "spec.json").write_text(json.dumps(spec))
     worker = torchrun(str(HERE / "worker.py"), str(root / "spec.json"), cwd=root)
+    if worker.returncode != 0 and ABORT in worker.stderr:
+        # A rank aborted inside torch (C++ terminate, SIGABRT): seen once in the full suite
+        # under heavy load, never in 5 launches alone. Once more from scratch, and said.
+        warnings.warn(f"torchrun worker: a rank aborted ({ABORT!r}); relaunched once", stacklevel=1)
+        for job in jobs:
+            shutil.rmtree(job["out"], ignore_errors=True)
+        worker = torchrun(str(HERE / "worker.py"), str(root / "spec.json"), cwd=root)
     assert worker.returncode == 0, worker.stderr[-3000:]
     out = str(root / "cli")
     cli = torchrun("-m", "aekit", "train", "conv-ae", "--data", str(data), "--out", out,
