@@ -103,6 +103,9 @@ def edit_meta(path: str, value):
         ("optimizers/main/param_groups/0/betas", [0.9], "setting betas"),
         ("optimizers/main/param_groups/0/lr", "fast", "setting lr"),
         ("optimizers/main/param_groups/0/evil", 1, "other settings than this run's"),
+        # A switch picks the algorithm and its slots: torch would fail inside its step.
+        ("optimizers/main/param_groups/0/amsgrad", True, "setting amsgrad is True, this run's"),
+        ("optimizers/main/param_groups/0/fused", None, "setting fused is None, this run's is"),
         ("optimizers/main/scalars", {"0": {"exp_avg": 1.0}}, "unexpected slot 'exp_avg'"),
         ("optimizers/main/scalars", {"99": {}}, "unknown parameter '99'"),
         ("optimizers/main/scalars", {"\u00b2": {}}, "unknown parameter"),  # "²".isdigit()

@@ -209,6 +209,17 @@ def _optimizer_problem(
         odd = [k for k in own if k != "params" and not _same_kind(group[k], own[k])]
         if odd:
             return f"optimizer {name!r} setting {odd[0]} is {group[odd[0]]!r}"
+        # Switches (amsgrad, centered, fused, capturable, foreach...) choose the algorithm and
+        # the state slots it keeps: a saved switch other than this run's fails inside torch's
+        # step (a missing max_exp_avg_sq, a fused kernel's TypeError), so it must be the same.
+        switched = [
+            k for k in own
+            if (own[k] is None or isinstance(own[k], bool))
+            and (type(group[k]) is not type(own[k]) or group[k] != own[k])
+        ]  # fmt: skip
+        if switched:
+            k = switched[0]
+            return f"optimizer {name!r} setting {k} is {group[k]!r}, this run's is {own[k]!r}"
     params = {  # index in the state_dict -> parameter
         index: param
         for own, group in zip(live, optimizer.param_groups, strict=True)
