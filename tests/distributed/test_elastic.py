@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,15 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import shapes_images
-from tests.distributed.test_ddp import CONV, CONV_CLI, HERE, SRC, assert_same_run, metrics
+from tests.distributed.test_ddp import (
+    ABORT,
+    CONV,
+    CONV_CLI,
+    HERE,
+    SRC,
+    assert_same_run,
+    metrics,
+)
 
 LAUNCH_TIMEOUT_S = 300  # a bound, not a measurement: a hung collective fails, never blocks
 STOP_AT = 4  # the step in epoch 1 where the runs resumed on another world size stopped
@@ -117,38 +126,49 @@ def elastic(tmp_path_factory) -> dict:
     from aekit.training import trainer as trainer_module
     from aekit.training.checkpoint import load_checkpoint
 
-    root = tmp_path_factory.mktemp("elastic")
-    x, y = shapes_images(320, seed=1)
-    xt, yt = shapes_images(64, seed=2)
-    data = root / "shapes.npz"
-    np.savez(data, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
-    uneven = root / "uneven.npz"
-    np.savez(uneven, x_train=index_coded_images(UNEVEN_ROWS, seed=3), x_test=xt[:, 0])
-    conv = {"data.name": str(data), **CONV}
-    # One process, stopped after STOP_AT steps: the run the 2-rank job below resumes.
-    grown = root / "grown"
-    with one_thread(), pytest.MonkeyPatch.context() as patch:
-        flag = StopAt(STOP_AT)
-        patch.setattr(trainer_module, "stop_on_first_ctrl_c", lambda: contextlib.nullcontext(flag))
-        config = build_run_config("conv-ae", None, conv, [])
-        assert train_run(config, grown, progress=False, device="cpu").interrupted
-    saved = load_checkpoint(grown)
-    assert saved.meta["position"]["step"] == STOP_AT and "rng.rank1.torch" not in saved.tensors
+    def attempt(root: Path):
+        x, y = shapes_images(320, seed=1)
+        xt, yt = shapes_images(64, seed=2)
+        data = root / "shapes.npz"
+        np.savez(data, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
+        uneven = root / "uneven.npz"
+        np.savez(uneven, x_train=index_coded_images(UNEVEN_ROWS, seed=3), x_test=xt[:, 0])
+        conv = {"data.name": str(data), **CONV}
+        # One process, stopped after STOP_AT steps: the run the 2-rank job below resumes.
+        grown = root / "grown"
+        with one_thread(), pytest.MonkeyPatch.context() as patch:
+            flag = StopAt(STOP_AT)
+            stop = lambda: contextlib.nullcontext(flag)  # noqa: E731
+            patch.setattr(trainer_module, "stop_on_first_ctrl_c", stop)
+            config = build_run_config("conv-ae", None, conv, [])
+            assert train_run(config, grown, progress=False, device="cpu").interrupted
+        saved = load_checkpoint(grown)
+        assert saved.meta["position"]["step"] == STOP_AT and "rng.rank1.torch" not in saved.tensors
 
-    jobs = [
-        {"model": "conv-ae", "out": str(root / "two"), "flags": conv, "set": []},
-        # Rank 1 presses Ctrl-C in step STOP_AT and the run is left there, for one process.
-        {"model": "conv-ae", "out": str(root / "shrunk"), "flags": conv, "set": [],
-         "interrupt_at": STOP_AT, "then_resume": False},
-        {"model": "conv-ae", "out": str(grown), "flags": conv, "set": [], "resume_only": True},
-        {"model": "conv-ae", "out": str(root / "uneven"), "set": [], "record_rows": True,
-         "flags": {**conv, "data.name": str(uneven), "task.name": "identity"}},
-    ]  # fmt: skip
-    spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
-    (root / "spec.json").write_text(json.dumps(spec))
-    [(code, _, err)] = launch(
-        [torchrun("--standalone", "--nproc-per-node", "2", str(HERE / "worker.py"),
-                  str(root / "spec.json"))], root)  # fmt: skip
+        jobs = [
+            {"model": "conv-ae", "out": str(root / "two"), "flags": conv, "set": []},
+            # Rank 1 presses Ctrl-C in step STOP_AT and the run is left there, for one process.
+            {"model": "conv-ae", "out": str(root / "shrunk"), "flags": conv, "set": [],
+             "interrupt_at": STOP_AT, "then_resume": False},
+            {"model": "conv-ae", "out": str(grown), "flags": conv, "set": [], "resume_only": True},
+            {"model": "conv-ae", "out": str(root / "uneven"), "set": [], "record_rows": True,
+             "flags": {**conv, "data.name": str(uneven), "task.name": "identity"}},
+        ]  # fmt: skip
+        spec = {"root": str(root), "report": str(root / "report.json"), "jobs": jobs}
+        (root / "spec.json").write_text(json.dumps(spec))
+        [(code, _, err)] = launch(
+            [torchrun("--standalone", "--nproc-per-node", "2", str(HERE / "worker.py"),
+                      str(root / "spec.json"))], root)  # fmt: skip
+        return data, code, err
+
+    root = tmp_path_factory.mktemp("elastic")
+    data, code, err = attempt(root)
+    if code != 0 and ABORT in err:
+        # A rank aborted inside torch (C++ terminate, SIGABRT): seen under full-suite load,
+        # never alone. Once more from scratch, and said.
+        warnings.warn(f"torchrun worker: a rank aborted ({ABORT!r}); relaunched once", stacklevel=1)
+        root = tmp_path_factory.mktemp("elastic")
+        data, code, err = attempt(root)
     assert code == 0, err[-3000:]
     report = json.loads((root / "report.json").read_text())["jobs"]
     return {"root": root, "data": data, "report": dict(zip(("two", "shrunk", "grown", "uneven"),
