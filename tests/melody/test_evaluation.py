@@ -108,6 +108,9 @@ def test_eval_scores_windows_as_they_are_and_prints_the_melody_table(
     assert "task transpose" not in out and " windows), code dimension" in out
     assert "model, free running" in out and "nearest training window" in out
     assert "latent units active" in out and "token mixing" in out
+    code, _, err = run_cli("eval", run, "--nll-samples", "2")  # binarized pixels only
+    assert code == 2 and err.strip().count("\n") == 0, err
+    assert "--nll-samples is for image models" in err and "melody model" in err
     code, out, err = run_cli("eval", run, "--json")
     assert code == 0, err
     report = json.loads(out)

@@ -46,6 +46,11 @@ def importance_nll(
             "likelihoods need a model with a posterior q(z|x) (vae, conv-vae, cvae); "
             f"{type(model).__name__} has none"
         )
+    modality = spec_for(model).modality
+    if modality != "images":
+        raise AekitError(
+            f"--nll-samples is for image models (binarized pixels); this is a {modality} model"
+        )
     if model.config.loss != "bce":
         raise AekitError(
             f"likelihoods here need a Bernoulli decoder (loss bce), not {model.config.loss!r}"
