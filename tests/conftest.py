@@ -28,6 +28,15 @@ def shapes_images(n: int, size: int = 16, channels: int = 1, seed: int = 0):
     return images, labels.astype(np.int64)
 
 
+def shapes_npz(path: Path, n_train: int = 320, n_test: int = 64) -> Path:
+    """A grayscale shapes set as an npz file (x_train, y_train, x_test, y_test) that
+    `--data npz:...` or a bare path reads: the small set the launch and demo tests train on."""
+    x, y = shapes_images(n_train, seed=1)
+    xt, yt = shapes_images(n_test, seed=2)
+    np.savez(path, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the user's AEKIT_DATA or mirrors, or writes to the real ~/.cache/aekit."""

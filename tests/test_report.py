@@ -10,14 +10,13 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from aekit.demo import DEMO_RUNS, run_demo
 from aekit.evaluation.evaluate import EvalReport
 from aekit.reports.html import metrics_table
-from tests.conftest import shapes_images
+from tests.conftest import shapes_npz
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = {  # small networks, one short epoch: the plumbing is under test, not the quality
@@ -33,10 +32,7 @@ COMMON = {"train.epochs": 2, "train.batch_size": 128, "data.limit": None}
 def demo(tmp_path_factory) -> Path:
     """The demo's four runs, reports and index, trained on 320 tiny images (about 10 s)."""
     folder = tmp_path_factory.mktemp("demo")
-    x_train, y_train = shapes_images(320, seed=1)
-    x_test, y_test = shapes_images(64, seed=2)
-    data = folder / "shapes.npz"
-    np.savez(data, x_train=x_train[:, 0], y_train=y_train, x_test=x_test[:, 0], y_test=y_test)
+    data = shapes_npz(folder / "shapes.npz")
     runs = [replace(r, settings={**r.settings, **COMMON, **TINY[r.name]}) for r in DEMO_RUNS]
     index = run_demo(folder / "demo", data=str(data), runs=runs, progress=False)
     return index.parent

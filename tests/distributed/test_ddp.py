@@ -15,13 +15,12 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from aekit.modalities.images.data.pack import pack
-from tests.conftest import shapes_images
+from tests.conftest import shapes_npz
 
 HERE = Path(__file__).parent
 SRC = HERE.parent.parent / "src"
@@ -61,10 +60,7 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("ddp")
-    x, y = shapes_images(320, seed=1)
-    xt, yt = shapes_images(64, seed=2)
-    data = root / "shapes.npz"
-    np.savez(data, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
+    data = shapes_npz(root / "shapes.npz")
     pack(f"npz:{data}", root / "packed", shard_rows=100)  # every rank maps the same shards
     jobs = [
         {"model": "conv-ae", "out": str(root / "conv"), "flags": {"data.name": str(data), **CONV},

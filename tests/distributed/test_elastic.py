@@ -28,7 +28,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import shapes_images
+from tests.conftest import shapes_images, shapes_npz
 from tests.distributed.test_ddp import (
     ABORT,
     CONV,
@@ -127,12 +127,10 @@ def elastic(tmp_path_factory) -> dict:
     from aekit.training.checkpoint import load_checkpoint
 
     def attempt(root: Path):
-        x, y = shapes_images(320, seed=1)
-        xt, yt = shapes_images(64, seed=2)
-        data = root / "shapes.npz"
-        np.savez(data, x_train=x[:, 0], y_train=y, x_test=xt[:, 0], y_test=yt)
+        data = shapes_npz(root / "shapes.npz")
         uneven = root / "uneven.npz"
-        np.savez(uneven, x_train=index_coded_images(UNEVEN_ROWS, seed=3), x_test=xt[:, 0])
+        x_test = np.load(data, allow_pickle=False)["x_test"]
+        np.savez(uneven, x_train=index_coded_images(UNEVEN_ROWS, seed=3), x_test=x_test)
         conv = {"data.name": str(data), **CONV}
         # One process, stopped after STOP_AT steps: the run the 2-rank job below resumes.
         grown = root / "grown"
