@@ -110,13 +110,28 @@ def test_a_stop_seen_by_another_rank_stops_this_one_with_a_checkpoint(tmp_path):
     runtime = PeerStops(torch.device("cpu"), "fp32", 0, 2, at=3, votes=[])
     torch.manual_seed(0)
     model = build_model("conv-ae", TINY_CONV)
-    trainer = Trainer(model, TrainConfig(epochs=2, batch_size=32), out_dir=tmp_path / "run",
-                      runtime=runtime, progress=False)  # fmt: skip
+    config = TrainConfig(epochs=2, batch_size=32, log_every=1)  # an agreement every step
+    trainer = Trainer(model, config, out_dir=tmp_path / "run", runtime=runtime, progress=False)
     result = trainer.fit(ImageSet(images, labels))
     assert result.interrupted
-    assert runtime.votes == [False, False, False]  # one agreement per step (CPU: log_every 1)
+    assert runtime.votes == [False, False, False]  # one agreement per log point
     found = ckpt.load_checkpoint(tmp_path / "run")
     assert found.meta["position"]["epoch"] == 0 and found.meta["position"]["step"] == 3
+
+
+def test_several_processes_agree_every_ten_steps_and_at_epoch_ends(tmp_path):
+    """Each agreement is a collective every rank waits at, so a CPU run of several processes
+    reads (and votes) every 10 steps, as a GPU run does, not every step as one CPU process."""
+    images, labels = shapes_images(32 * 25, seed=3)  # 25 steps an epoch
+    runtime = PeerStops(torch.device("cpu"), "fp32", 0, 2, at=99, votes=[])
+    trainer = Trainer(build_model("conv-ae", TINY_CONV), TrainConfig(epochs=1, batch_size=32),
+                      runtime=runtime, progress=False)  # fmt: skip
+    assert trainer.log_every == 10
+    trainer.fit(ImageSet(images, labels))
+    assert len(runtime.votes) == 3  # after steps 10 and 20, and the epoch's last (25)
+    alone = Trainer(build_model("conv-ae", TINY_CONV), TrainConfig(epochs=1, batch_size=32),
+                    progress=False)  # fmt: skip
+    assert alone.log_every == 1
 
 
 def two_rank_streams() -> dict[str, torch.Tensor]:

@@ -29,9 +29,11 @@ class TrainConfig:
     # optimizer state (about 3x the model's size), so every few hundred steps costs little.
     checkpoint_every: int | None = None
     # Read the loss back to Python every this many steps (and always before a checkpoint and at
-    # an epoch's end), checking each step's loss in order then. None = per device: every step
-    # on a CPU, where a read costs nothing, every 10 on a GPU, where each read makes the CPU
-    # wait for the queued kernels. Changes no number, only how soon a divergence is noticed.
+    # an epoch's end), checking each step's loss in order then. None = every step for one
+    # process on a CPU, where a read costs nothing; every 10 on a GPU, where each read makes the
+    # CPU wait for the queued kernels, and with several processes, where each read is a
+    # collective every rank waits at. Changes no number, only how soon a divergence (or a
+    # Ctrl-C, with several processes) is acted on.
     log_every: int | None = None
 
     def __post_init__(self) -> None:

@@ -116,9 +116,12 @@ class Trainer:
         self.precision = self.runtime.precision
         self.runtime.check_batch_size(config.batch_size)  # one line if ranks cannot share it
         # Free where a CPU read is free (CPU ops are synchronous); on a GPU each read drains
-        # the queue, so read every 10 steps: still within 10 steps of a divergence, which the
-        # message names exactly, and always before anything is saved.
-        self.log_every = config.log_every or (1 if self.runtime.device.type == "cpu" else 10)
+        # the queue, and with several processes each read is two collectives (the loss sums,
+        # the stop vote) on which every rank waits for the slowest, so read every 10 steps:
+        # still within 10 steps of a divergence, which the message names exactly, and always
+        # before anything is saved.
+        alone_on_cpu = self.runtime.device.type == "cpu" and self.runtime.world_size == 1
+        self.log_every = config.log_every or (1 if alone_on_cpu else 10)
         # On the device, and as the runtime trains it (SyncBatchNorm where that applies).
         self.model = self.runtime.prepare_model(model.to(self.runtime.device))
         self.config = config
