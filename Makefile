@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: install demo test test-all lint bench data music browser load clean
+.PHONY: install demo test test-all lint bench data music browser load clean dist
 
 install: $(STAMP)
 
@@ -118,5 +118,11 @@ $(PYTHAE_STAMP): pyproject.toml $(PYTHAE_REQS)
 	rm -f $(PYTHAE_VENV)/.installed-*
 	touch $@
 
+# The sdist and the wheel (built from the sdist) in dist/: `pip install dist/aekit-*.whl`.
+# Offline: the dev extra installs `build` and setuptools, so no isolated build env is fetched.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist
+
 clean:
-	rm -rf $(VENV) $(PYTHAE_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(PYTHAE_VENV) runs .pytest_cache dist

@@ -56,14 +56,15 @@ ELSEWHERE = {
 
 
 def command_options() -> dict[str, tuple[str, set[str]]]:
-    """command name -> (the module defining it, its --options)."""
+    """command name -> (the module defining it, its --options); "" is `aekit` itself, whose
+    options (--version, --install-completion) come before any command."""
     group = typer.main.get_command(app)
     return {
         name: (
             command.callback.__module__,
             {o for p in command.params for o in (*p.opts, *p.secondary_opts) if o[:2] == "--"},
         )
-        for name, command in group.commands.items()
+        for name, command in [("", group), *group.commands.items()]
     }
 
 
@@ -103,7 +104,8 @@ def expected_commands(rel: str, flag: str, before: str, options: dict) -> set[st
         return ELSEWHERE[rel, flag]
     if rel.startswith("aekit/cli/"):
         module = rel[: -len(".py")].replace("/", ".")
-        defined = {name for name, (mod, _) in options.items() if mod == module}
+        # not the root: cli/common.py's flags are the root's and those every command shares
+        defined = {name for name, (mod, _) in options.items() if mod == module and name}
         if defined:
             return defined
     for prefix, commands in LIBRARY.items():

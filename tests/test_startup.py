@@ -59,14 +59,15 @@ def test_importing_the_cli_loads_no_heavy_package(statement):
     assert imported_by(statement) == []
 
 
-def test_help_of_every_command_and_datasets_start_without_torch():
+def test_help_of_every_command_version_and_datasets_start_without_torch():
     from typer.main import get_command
 
     from aekit.cli.entry import app
 
     commands = list(get_command(app).commands)
-    report = loaded_after(["--help"], ["datasets"], *[[name, "--help"] for name in commands])
-    assert len(report) == len(commands) + 2
+    helps = [[name, "--help"] for name in commands]
+    report = loaded_after(["--help"], ["--version"], ["datasets"], *helps)
+    assert len(report) == len(commands) + 3
     assert report == {argv: [] for argv in report}
 
 

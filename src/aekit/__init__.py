@@ -14,6 +14,8 @@ never pay for torch until something needs it.
 from importlib import import_module
 from typing import Any
 
+# The one place the version is written: pyproject.toml reads this literal (setuptools `attr:`,
+# statically), and `aekit --version`, run configs and reports print it.
 __version__ = "0.1.0"
 
 # public name -> the module that defines it
