@@ -75,11 +75,10 @@ def train(
         typer.Option(
             "--log",
             "--track",  # the same; under torchrun, whose parser calls --log ambiguous
-            help="Experiment tracking: tensorboard (RUN/tensorboard; then `tensorboard --logdir "
-            "runs`), mlflow (RUN/mlruns, or $MLFLOW_TRACKING_URI) or none; repeatable. Every "
-            "step's losses, each epoch's metrics, a picture per epoch and the settings. Not "
-            "saved with the run: a resume may log elsewhere. Under torchrun write --track: "
-            "torchrun takes --log for a prefix of its own --log-dir and stops.",
+            help="Experiment tracking, repeatable: tensorboard (in RUN/tensorboard), mlflow "
+            "(RUN/mlruns or $MLFLOW_TRACKING_URI) or none. Every step's losses, each epoch's "
+            "metrics, a picture per epoch, the settings. Not saved with the run. Under "
+            "torchrun, write --track (torchrun refuses --log).",
         ),
     ] = None,
     device: Annotated[
