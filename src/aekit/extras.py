@@ -1,7 +1,8 @@
 """Optional parts of aekit, and the one line a missing one is reported with.
 
 pyproject.toml declares them as extras: `serve` (the explorer: fastapi, uvicorn, python-multipart,
-swagger-ui-bundle-v2), `music` (melodies: mido, music21) and `all`. Code that needs one asks
+swagger-ui-bundle-v2), `music` (melodies: mido, music21), `track` (`--log tensorboard`),
+`mlflow` (`--log mlflow`, not in `all`) and `all`. Code that needs one asks
 first, so a plain `pip install aekit` user gets
 
     aekit: error: aekit serve needs the serve extra: pip install 'aekit[serve]'

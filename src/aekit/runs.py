@@ -6,12 +6,14 @@ either way leaves the same run directory (training/checkpoint.py) and can be res
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -121,13 +123,19 @@ def train_run(
     progress: bool = True,
     callbacks: Sequence[EpochCallback] = (),
     device: str | torch.device = "auto",
+    log: Sequence[str] = (),
 ) -> FitResult:
     """Train `config` into `out_dir`; with `resume`, continue the run already there (its own
     config.json wins, so a resumed run is the run that was started). `callbacks` run after
     each epoch (the demo advances its overall progress bar with one). `device` (auto, cpu,
     cuda[:N], mps) is where this process trains, not part of the run: a resume may pick
     another. Started by torchrun (WORLD_SIZE > 1), each process trains its slice of every
-    batch in one process group, and rank 0 alone writes `out_dir` (docs/distributed.md)."""
+    batch in one process group, and rank 0 alone writes `out_dir` (docs/distributed.md).
+    `log` names experiment trackers (tensorboard, mlflow; aekit.tracking), which rank 0 fills
+    with what it writes to metrics.jsonl, every step's losses and a picture per epoch."""
+    from aekit.tracking import check_names
+
+    log = check_names(log)  # every rank: a bad name or a missing extra fails before any data
     out = Path(out_dir)
     if resume:
         config = ckpt.read_run_config(out)
@@ -142,19 +150,39 @@ def train_run(
         )
     with process_group(device, config.train.precision) as runtime:
         return _train(
-            config, out, runtime, resume, progress and runtime.is_writer, callbacks, device
+            config, out, runtime, resume, progress and runtime.is_writer, callbacks, device, log
         )
 
 
-def _train(config, out, runtime, resume, progress, callbacks, device) -> FitResult:
+def _train(config, out, runtime, resume, progress, callbacks, device, log) -> FitResult:
     if progress:  # through tqdm, so a progress bar around this call (the demo's) stays whole
         tqdm.write(describe_device(device, runtime.device), file=sys.stderr)
     dataset = load_data(config)
     shape = get_modality(config.modality).data_shape(dataset)
     model, task = build_for_data(config, shape, class_count(dataset))
     config = replace(config, model=to_dict(model.config), task=to_dict(task.config))
+    tracking = None
+    if log and runtime.is_writer:
+        from aekit.tracking import open_tracking
+
+        picture = picture_of(get_modality(config.modality), task, dataset)
+        tracking = open_tracking(log, out, to_dict(config), picture)
     trainer = Trainer(
         model, config.train, out_dir=out, task=task, progress=progress, run_config=config,
-        callbacks=callbacks, runtime=runtime,
+        callbacks=callbacks, runtime=runtime, tracker=tracking,
     )  # fmt: skip
-    return trainer.fit(dataset.train, dataset.val, resume=resume)
+    with contextlib.nullcontext() if tracking is None else tracking:  # closed however fit ends
+        return trainer.fit(dataset.train, dataset.val, resume=resume)
+
+
+PICTURE_ROWS = 8  # columns of the tracking picture
+
+
+def picture_of(modality: Modality, task: Any, dataset: Any):
+    """The per-epoch picture for trackers: the modality's drawing of the first few validation
+    rows (training rows when there is no validation split), the same rows every epoch."""
+    split = dataset.val if len(dataset.val) else dataset.train
+    index = np.arange(min(PICTURE_ROWS, len(split)))
+    rows = np.asarray(split.rows[index])
+    labels = None if split.labels is None else np.asarray(split.labels)[index]
+    return lambda model: modality.picture(model, task, rows, labels)

@@ -63,8 +63,10 @@ def runs(tmp_path_factory) -> dict:
     data = shapes_npz(root / "shapes.npz")
     pack(f"npz:{data}", root / "packed", shard_rows=100)  # every rank maps the same shards
     jobs = [
+        # Tracked (--log tensorboard) by rank 0; the untracked runs below must still be bitwise
+        # this one, and rank 1 must write nothing (test_only_rank_zero_writes_the_run_directory).
         {"model": "conv-ae", "out": str(root / "conv"), "flags": {"data.name": str(data), **CONV},
-         "set": []},
+         "set": [], "log": ["tensorboard"]},
         {"model": "aae", "out": str(root / "aae"), "flags": {"data.name": str(data), **AAE},
          "set": AAE_SET},
         # The conv run again, rank 1 pressing Ctrl-C in its 4th step (epoch 1), then resumed.
@@ -95,8 +97,10 @@ def runs(tmp_path_factory) -> dict:
         worker = torchrun(str(HERE / "worker.py"), str(root / "spec.json"), cwd=root)
     assert worker.returncode == 0, worker.stderr[-3000:]
     out = str(root / "cli")
+    # --track is --log: torchrun's own parser calls --log ambiguous, even after the script
     cli = torchrun("-m", "aekit", "train", "conv-ae", "--data", str(data), "--out", out,
-                   "--device", "cpu", "--no-progress", *CONV_CLI, cwd=root)  # fmt: skip
+                   "--device", "cpu", "--no-progress", "--track", "tensorboard", *CONV_CLI,
+                   cwd=root)  # fmt: skip
     return {"root": root, "data": data, "jobs": jobs, "cli": cli, "worker": worker,
             "report": json.loads((root / "report.json").read_text())}  # fmt: skip
 
@@ -197,6 +201,22 @@ def assert_same_run(one: Path, other: Path) -> None:
     timing = ("seconds", "images_per_s")
     strip = [{k: v for k, v in row.items() if k not in timing} for row in metrics(one)]
     assert strip == [{k: v for k, v in row.items() if k not in timing} for row in metrics(other)]
+
+
+def test_rank_zero_alone_tracks_every_step_and_epoch(runs):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for run in (Path(runs["jobs"][0]["out"]), runs["root"] / "cli"):  # train_run, and the CLI
+        assert len(list((run / "tensorboard").iterdir())) == 1  # one event file: one writer
+        events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+        rows = metrics(run)
+        per_epoch = 288 // 32  # shapes_npz: 320 rows, 10% held out; CONV's batch of 32
+        assert [e.step for e in events.Scalars("step/loss")] == list(range(1, 2 * per_epoch + 1))
+        logged = events.Scalars("epoch/train_loss")
+        assert [e.step for e in logged] == [per_epoch * row["epoch"] for row in rows]
+        # the global batch's loss (all-reduced), as metrics.jsonl has it
+        assert [e.value for e in logged] == pytest.approx([r["train_loss"] for r in rows], 1e-6)
+        assert len(events.Images("reconstructions")) == 2
 
 
 def test_only_rank_zero_writes_the_run_directory(runs):

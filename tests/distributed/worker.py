@@ -6,7 +6,8 @@ rank 1 alone pressed Ctrl-C (a real SIGINT) in its k-th step, then resumes it on
 (unless "then_resume": false leaves it stopped); "resume_only": true resumes the run already in
 "out" (one another world size stopped). "record_rows": true notes, per rank, the rows of every
 step, read back from the images the model is given (the data's first two pixels hold each
-row's index: 256 * high + low) and the training split's rows.
+row's index: 256 * high + low) and the training split's rows. "log": ["tensorboard"] tracks
+the job (train_run's `log`).
 Rank 0 then writes the report:
 per job, the largest difference between any rank's final weights and rank 0's (and the rows
 each rank saw), and how many files each rank created, opened for writing or replaced under
@@ -86,14 +87,15 @@ def main() -> None:
 
             trainer_module.training_step, Trainer.fit = recorded, fitted
         resume_only = bool(job.get("resume_only"))
+        log = job.get("log", ())
         result = train_run(config, job["out"], resume=resume_only, progress=False, device="cpu",
-                           callbacks=keep)  # fmt: skip
+                           callbacks=keep, log=log)  # fmt: skip
         Trainer._step, Trainer.fit, trainer_module.training_step = step, fit, training_step
         stopped = torch.tensor([int(result.interrupted)])
         dist.all_reduce(stopped)
         if "interrupt_at" in job and job.get("then_resume", True):
             result = train_run(config, job["out"], resume=True, progress=False, device="cpu",
-                               callbacks=keep)  # fmt: skip
+                               callbacks=keep, log=log)  # fmt: skip
         report.append({"out": job["out"], "interrupted_ranks": int(stopped), "rank_diff": None})
         if trained:  # an epoch ended (not so in a run left stopped in its first epoch)
             state = trained[-1].state_dict()

@@ -70,6 +70,17 @@ def train(
         bool, typer.Option(help="Load data, build the model, print the plan; train nothing.")
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--log",
+            "--track",  # the same; under torchrun, whose parser calls --log ambiguous
+            help="Experiment tracking, repeatable: tensorboard (in RUN/tensorboard), mlflow "
+            "(RUN/mlruns or $MLFLOW_TRACKING_URI) or none. Every step's losses, each epoch's "
+            "metrics, a picture per epoch, the settings. Not saved with the run. Under "
+            "torchrun, write --track (torchrun refuses --log).",
+        ),
+    ] = None,
     device: Annotated[
         str,
         typer.Option(
@@ -104,6 +115,9 @@ def train(
         if model is None:
             raise AekitError("name a model to train, e.g. `aekit train conv-ae` (see aekit models)")
         run_config = build_run_config(model, config, given, overrides or [], preset)
+    from aekit.tracking import check_names
+
+    trackers = check_names(log or [])  # a bad name or a missing extra: one line, before data
     set_threads(threads)
     if dry_run:
         if run_config is None:  # --resume of the run in --out: describe what it will continue
@@ -112,7 +126,9 @@ def train(
             run_config = read_run_config(out)
         describe_plan(run_config, out)
         return
-    result = train_run(run_config, out, resume=resume, progress=progress, device=device)
+    result = train_run(
+        run_config, out, resume=resume, progress=progress, device=device, log=trackers
+    )
     if result.interrupted:
         typer.echo(
             f"interrupted: checkpoint saved; continue with: aekit train --resume --out {out} "

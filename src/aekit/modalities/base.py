@@ -170,6 +170,14 @@ class Modality(Protocol):
     def write_outputs(self, paths: Sequence[Path], outputs: Any) -> str:
         """Write one file per output row; returns what was written, for the user."""
 
+    def picture(
+        self, model: Any, task: Any, rows: np.ndarray, labels: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray]:
+        """What the model makes of a few raw rows, as (name, (H, W, 3) uint8 image): the
+        picture `--log` trackers show after every epoch (images: inputs, outputs and targets
+        of the task; melodies: piano rolls). Deterministic and without side effects: the model
+        is left in the mode it was in, and no global random generator is drawn from."""
+
 
 def prepared_task(
     task: Task, train: TrainConfig | None = None, modality: Modality | None = None

@@ -26,7 +26,9 @@ reproducibly on whatever device the runtime names (aekit.runtime: a CPU unless t
   noise for the whole batch (the model's per-row draws, a VAE's noise, are made for the whole
   batch too: runtime.row_draws), gradients and loss sums are all-reduced, a stop seen by one
   rank stops all at the next log point, and rank 0 alone writes the run directory; a resume may
-  use another world size (checkpoint.restore_rng says which random stream each rank continues).
+  use another world size (checkpoint.restore_rng says which random stream each rank continues);
+* a `tracker` (training/tracking.py; `--log tensorboard`) is handed every step's loss parts and
+  every metrics.jsonl row as they are read, by the writer rank alone.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_
 from aekit.training.metrics import Accumulator, epoch_line, validation_losses
 from aekit.training.resume_check import check_resume_state
 from aekit.training.steps import StepContext, build_optimizers, training_step
+from aekit.training.tracking import Tracker
 
 __all__ = ["Accumulator", "EpochCallback", "FitResult", "Trainer", "batch_order", "derived_seed"]
 
@@ -106,6 +109,7 @@ class Trainer:
         callbacks: Sequence[EpochCallback] = (),
         run_config: RunConfig | None = None,
         runtime: Runtime | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.runtime = runtime if runtime is not None else cpu_runtime(config.precision)
         if config.precision != "auto" and self.runtime.precision != config.precision:
@@ -131,6 +135,8 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.run_config = run_config
+        # The writer alone tracks: with several processes the others hold the same numbers.
+        self.tracker = tracker if self.runtime.is_writer else None
         # One optimizer unless the model declares several groups (steps.py); each group's lr is
         # the schedule's lr times the group's scale.
         self.optimizers, self.lr_scales = build_optimizers(self.model, config)
@@ -181,6 +187,8 @@ class Trainer:
             self._write_run_config()
         self.runtime.barrier()  # a resuming rank reads nothing the writer is still writing
         state = self._start_state(resume)
+        if self.tracker is not None:
+            self.tracker.start(state["epoch"] * steps_per_epoch + state["step"])
         history: list[dict[str, Any]] = state["history"]
         best_weights = state.get("best_weights")
         task_gen = torch.Generator()
@@ -271,6 +279,8 @@ class Trainer:
                 state["since_best"] += 1
             position = {"epoch": epoch + 1, "step": 0, "sums": {}, "count": 0}
             self._save_checkpoint(history, state, position, task_gen)
+            if self.tracker is not None:  # the row metrics.jsonl just got, at the epoch's last step
+                self.tracker.log_epoch((epoch + 1) * steps_per_epoch, row, self.model)
             if self.progress:
                 tqdm.write(epoch_line(row, cfg.epochs, getattr(train, "noun", "rows")),
                            file=sys.stderr)  # fmt: skip
@@ -313,6 +323,12 @@ class Trainer:
         read = acc.read()
         first = step + 1 - len(read)
         for offset, losses in enumerate(read):
+            if self.tracker is not None:  # before the check: a diverging step is worth seeing
+                where = epoch * steps_per_epoch + first + offset
+                values = {**losses, "lr": self._lr(where, steps_per_epoch)}
+                if offset == len(read) - 1:
+                    values["images_per_s"] = rate  # the epoch's so far, as the bar shows
+                self.tracker.log_step(where + 1, values)
             loss = losses["loss"]
             if state["first_loss"] is None:
                 state["first_loss"] = loss

@@ -171,3 +171,10 @@ class ImageModality:
             write_image(path, image)
         shape = "x".join(map(str, np.asarray(outputs).shape[2:][::-1]))
         return f"{len(paths)} images ({shape})"
+
+    def picture(
+        self, model: Any, task: Any, rows: np.ndarray, labels: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray]:
+        from aekit.modalities.images.picture import task_picture
+
+        return "reconstructions", task_picture(model, task, rows, labels)

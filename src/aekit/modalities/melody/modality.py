@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 NAME = "folk-melodies"
 TASKS = ("transpose", "identity")
+PICTURE_WINDOWS = 4  # piano rolls per tracking picture: 8 rolls stacked stay readable
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,30 @@ class MelodyModality:
         for path, tokens in zip(paths, outputs, strict=True):
             write_midi(path, np.asarray(tokens))
         return f"{len(paths)} MIDI files"
+
+    def picture(
+        self, model: Any, task: Any, rows: np.ndarray, labels: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray]:
+        """Piano rolls of a few windows, each above its free-running reconstruction (what
+        `reconstruct` and the report show), as an RGB image."""
+        import io
+
+        from PIL import Image
+
+        from aekit.modalities.melody.inference import reconstruct
+        from aekit.modalities.melody.render import piano_roll_png
+
+        windows = np.asarray(rows)[:PICTURE_WINDOWS]
+        was_training = model.training
+        try:
+            rebuilt = reconstruct(model, windows)
+        finally:
+            model.train(was_training)
+        melodies = [m for pair in zip(windows, rebuilt, strict=True) for m in pair]
+        names = [name for i in range(len(windows)) for name in (f"window {i}", "rebuilt")]
+        png = piano_roll_png(melodies, names, title="windows above their reconstructions")
+        with Image.open(io.BytesIO(png)) as image:
+            return "reconstructions", np.asarray(image.convert("RGB"))
 
 
 MELODY = MelodyModality()
