@@ -31,12 +31,14 @@ DISTRIBUTIONS = {
     "fastapi": "fastapi", "starlette": "starlette", "pydantic": "pydantic",
     "uvicorn": "uvicorn", "python_multipart": "python-multipart",
     "swagger_ui_bundle": "swagger-ui-bundle-v2", "mido": "mido", "music21": "music21",
+    "onnx": "onnx", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime",
 }  # fmt: skip
 # Installed by the Makefile with --no-deps (the folk-tune corpus is data in its wheel; aekit
 # imports it only as a slow fallback parser), so no extra declares it.
 NO_DEPS = {"music21"}
 # Where the serve extra's packages may be imported: nowhere a plain install runs.
 SERVE_PLACES = ("aekit/server/", "aekit/cli/serve.py")
+ONNX_PLACES = ("aekit/export/",)
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -88,10 +90,14 @@ def test_every_imported_package_is_declared():
         dist = DISTRIBUTIONS[module]
         if dist in core or dist in NO_DEPS:
             continue
-        assert dist in extras["serve"] | extras["music"], f"{dist} ({sorted(files)}) undeclared"
+        declared = extras["serve"] | extras["music"] | extras["onnx"]
+        assert dist in declared, f"{dist} ({sorted(files)}) undeclared"
         if dist in extras["serve"]:
             outside = sorted(f for f in files if not f.startswith(SERVE_PLACES))
             assert not outside, f"{module} is in the serve extra but imported by {outside}"
+        if dist in extras["onnx"]:
+            outside = sorted(f for f in files if not f.startswith(ONNX_PLACES))
+            assert not outside, f"{module} is in the onnx extra but imported by {outside}"
 
 
 def test_torch_is_a_range_and_the_optional_parts_are_extras():
@@ -104,7 +110,8 @@ def test_torch_is_a_range_and_the_optional_parts_are_extras():
     )
     assert not names(extras["serve"]) & names(project["dependencies"])
     assert names(extras["music"]) == {"mido"}
-    assert extras["all"] == ["aekit[serve,music]"]
+    assert names(extras["onnx"]) == {"onnx", "onnxscript", "onnxruntime"}
+    assert extras["all"] == ["aekit[serve,music,onnx]"]
     assert {"pytest", "ruff"} <= names(extras["dev"])
 
 
