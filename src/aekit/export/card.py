@@ -116,15 +116,17 @@ def melody_card(run: Any) -> dict[str, Any]:
     from aekit.modalities.melody import tokens as tk
 
     c = run.model.config
-    names = {}
+    names = []  # token id -> what it means; a list, so the JSON keeps the ids in order
     for token in range(c.vocab_size):
         if token == tk.HOLD:
-            names[str(token)] = "hold: the note (or silence) of the step before goes on"
+            names.append("hold: the note (or silence) of the step before goes on")
         elif token == tk.NOTE_OFF:
-            names[str(token)] = "note-off: the sounding note ends"
+            names.append("note-off: the sounding note ends")
+        elif token >= tk.VOCAB:  # a model built wider than the melody tokens
+            names.append("not a melody token")
         else:
             pitch = tk.token_to_pitch(token)
-            names[str(token)] = f"note-on MIDI {pitch} ({NOTE_NAMES[pitch % 12]}{pitch // 12 - 1})"
+            names.append(f"note-on MIDI {pitch} ({NOTE_NAMES[pitch % 12]}{pitch // 12 - 1})")
     start = run.model.start
     return {
         "input": {

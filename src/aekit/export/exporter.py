@@ -78,10 +78,10 @@ def export_run(
     out = Path(out)
     task = run.config.task.get("name", "identity")
     graphs = graphs_for(run.model, run.config.modality, task)
-    inputs = check_inputs(run, data, data_dir)
     differences: dict[str, float] = {}
     notes: list[str] = []
-    with atomic_directory(out, replace=overwrite) as tmp:
+    with atomic_directory(out, replace=overwrite) as tmp:  # refuses a used --out at once
+        inputs = check_inputs(run, data, data_dir)
         for graph in graphs:
             with torch.no_grad():
                 feeds = graph.feeds(inputs.x, inputs.y)
