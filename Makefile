@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,mlflow,dev]'
 	$(BIN)/python -m pip install --quiet --no-deps 'music21>=9'  # the folk-tune corpus: data only
 	rm -f $(VENV)/.installed-*
 	touch $@

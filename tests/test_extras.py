@@ -32,12 +32,14 @@ DISTRIBUTIONS = {
     "uvicorn": "uvicorn", "python_multipart": "python-multipart",
     "swagger_ui_bundle": "swagger-ui-bundle-v2", "mido": "mido", "music21": "music21",
     "mlflow": "mlflow-skinny",
+    "onnx": "onnx", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime",
 }  # fmt: skip
 # Installed by the Makefile with --no-deps (the folk-tune corpus is data in its wheel; aekit
 # imports it only as a slow fallback parser), so no extra declares it.
 NO_DEPS = {"music21"}
 # Where the serve extra's packages may be imported: nowhere a plain install runs.
 SERVE_PLACES = ("aekit/server/", "aekit/cli/serve.py")
+ONNX_PLACES = ("aekit/export/",)
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -89,11 +91,14 @@ def test_every_imported_package_is_declared():
         dist = DISTRIBUTIONS[module]
         if dist in core or dist in NO_DEPS:
             continue
-        optional = extras["serve"] | extras["music"] | extras["mlflow"]
+        optional = extras["serve"] | extras["music"] | extras["mlflow"] | extras["onnx"]
         assert dist in optional, f"{dist} ({sorted(files)}) undeclared"
         if dist in extras["serve"]:
             outside = sorted(f for f in files if not f.startswith(SERVE_PLACES))
             assert not outside, f"{module} is in the serve extra but imported by {outside}"
+        if dist in extras["onnx"]:
+            outside = sorted(f for f in files if not f.startswith(ONNX_PLACES))
+            assert not outside, f"{module} is in the onnx extra but imported by {outside}"
 
 
 def test_torch_is_a_range_and_the_optional_parts_are_extras():
@@ -106,11 +111,12 @@ def test_torch_is_a_range_and_the_optional_parts_are_extras():
     )
     assert not names(extras["serve"]) & names(project["dependencies"])
     assert names(extras["music"]) == {"mido"}
-    assert extras["all"] == ["aekit[serve,music,track]"]
+    assert extras["all"] == ["aekit[serve,music,track,onnx]"]
     # torch.utils.tensorboard (--log tensorboard) needs the tensorboard package; mlflow's client
     # is left out of `all` on purpose (pyproject.toml says why)
     assert names(extras["track"]) == {"tensorboard"}
     assert names(extras["mlflow"]) == {"mlflow-skinny"}
+    assert names(extras["onnx"]) == {"onnx", "onnxscript", "onnxruntime"}
     assert {"pytest", "ruff"} <= names(extras["dev"])
 
 

@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "fastapi", "uvicorn", "matplotlib", "sklearn", "skimage", "scipy")
+HEAVY = (
+    "torch",
+    "fastapi",
+    "uvicorn",
+    "matplotlib",
+    "sklearn",
+    "skimage",
+    "scipy",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+)
 
 # Runs each argv through `python -m aekit` in one interpreter, one after the other, and prints
 # which heavy modules were loaded after each (imports only add up, so the first to load one is

@@ -29,6 +29,7 @@ _EXPORTS = {
     "PCA": "aekit.latent.pca",
     "EvalReport": "aekit.evaluation.evaluate", "evaluate_model": "aekit.evaluation.evaluate",
     "evaluate_on": "aekit.evaluation.evaluate",
+    "export_run": "aekit.export",
     "embed": "aekit.inference", "reconstruct": "aekit.inference",
     "MODELS": "aekit.models", "build_model": "aekit.models",
     "default_run_config": "aekit.runs", "open_run": "aekit.runs", "train_run": "aekit.runs",

@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -98,3 +99,41 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], replace: bool = False) -> Iterator[Path]:
+    """Yield a new hidden directory beside ``path`` to fill; on clean exit its files are
+    fsynced and it is renamed to ``path``, on error it is deleted, so ``path`` is never a
+    half-filled directory. An existing ``path`` that holds anything is refused in one line
+    before the caller starts, unless ``replace``: then it is swapped out and deleted."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise AekitError(f"{target} is a file, not a directory; choose another --out")
+    if target.is_dir() and any(target.iterdir()) and not replace:
+        raise AekitError(f"{target} already holds files; choose another --out (or --overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(target)
+    tmp.mkdir()
+    try:
+        yield tmp
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                with open(file, "rb") as f:
+                    os.fsync(f.fileno())
+        old = None
+        if target.is_dir() and any(target.iterdir()):
+            old = temp_path_for(target)
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)  # over nothing, or over an empty directory
+        except OSError:
+            if old is not None:  # put the previous one back
+                os.replace(old, target)
+            raise
+        _fsync_directory(target.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

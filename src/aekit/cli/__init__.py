@@ -9,6 +9,7 @@
     latent.py    generate, perturb, latent-plot, sample, interpolate, manifold
     report.py    report, demo
     serve.py     serve
+    export.py    export (ONNX files for use without aekit)
     entry.py     registers them all and holds `main`; nothing imports it back
 
 Importing this package imports nothing heavy: `aekit --help` never loads torch.

@@ -10,7 +10,17 @@ import sys
 
 import typer
 
-from aekit.cli import catalog, evaluate, images, latent, pack, report, serve, train  # noqa: F401
+from aekit.cli import (  # noqa: F401
+    catalog,
+    evaluate,
+    export,
+    images,
+    latent,
+    pack,
+    report,
+    serve,
+    train,
+)
 from aekit.cli.common import app
 from aekit.errors import AekitError
 

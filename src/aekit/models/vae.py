@@ -133,6 +133,10 @@ class CVAE(VariationalAutoencoder):
                 "split, or `aekit sample --label`"
             )
         y = torch.as_tensor(y, device=module_device(self))  # a CPU label for a GPU model
+        if torch.compiler.is_exporting():
+            # An exported graph cannot branch on data: the range check stays in Python, and the
+            # export's preprocessing.json states the labels the model takes (aekit/export/).
+            return nn.functional.one_hot(y.long(), self.config.num_classes).float()
         bad = (y < 0) | (y >= self.config.num_classes)
         if bool(bad.any()):
             last = self.config.num_classes - 1
