@@ -123,4 +123,4 @@ def test_torch_is_a_range_and_the_optional_parts_are_extras():
 def test_make_installs_the_pinned_cpu_torch_first_then_every_extra():
     recipe = (ROOT / "Makefile").read_text().split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
     torch_line = recipe.index("pip install --quiet torch==2.13.0")
-    assert torch_line < recipe.index("pip install --quiet -e '.[all,dev]'")
+    assert torch_line < recipe.index("pip install --quiet -e '.[all,mlflow,dev]'")
