@@ -3,15 +3,15 @@ JSON API over one trained run (documented at /docs, schema at /openapi.json).
 
     GET  /                      the explorer page (static/index.html; no build step, no CDN)
     GET  /api/info              what the run is and what the page may offer
-    GET  /api/scatter           the test codes on the pad's plane, with labels
-    GET  /api/directions        the principal directions of the test codes (the sliders')
-    POST /api/decode            {z, label?} -> image/png
-    POST /api/encode            multipart: an uploaded file or a test index -> code
-    GET  /api/random            a code from the prior (or the fitted Gaussian)
-    GET  /api/test-image/{i}    test image i as image/png
-    POST /api/interpolate       {a, b, steps, spherical} -> decoded strip
-    POST /api/apply             multipart file -> reconstruct / denoise / upscale
-    POST /api/melody/...        melody runs: decode to tokens, piano roll, MIDI; WAV (melody.py)
+    GET  /api/scatter ...       the code endpoints, on runs with a latent (codes.py)
+    POST /api/decode ...        the image endpoints, on image runs (images.py)
+    POST /api/melody/...        the melody endpoints, on melody runs (melody.py)
+
+The OpenAPI document is the run's own: request models are built for it (inputs.py: its code
+length, `label` only for conditional models, its actions) and each endpoint lists every status it
+can answer on it (responses.py); endpoints the run does not have are left out, and answer 409
+saying what to use instead. tests/server/test_openapi.py runs a schema-driven fuzzer
+(schemathesis) against it to hold the document to what the server does.
 
 Nothing but the page's own static folder is served from disk, and test images are addressed by
 index, never by a path, so no request can reach a file outside it. Every bad request is a 4xx
@@ -24,46 +24,35 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
 
-import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import FastAPI, HTTPException, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aekit import __version__
 from aekit.errors import AekitError
 from aekit.server import schemas
-from aekit.server.explorer import (
-    MAX_DIRECTIONS,
-    MAX_PIXELS,
-    MAX_STEPS,
-    MAX_UPLOAD_BYTES,
-    Explorer,
-    ExplorerError,
-    data_url,
-    png_bytes,
-)
-from aekit.server.melody import MELODY_INSTEAD, add_melody_routes, melody_info
-from aekit.server.uploads import apply
+from aekit.server.codes import add_code_routes
+from aekit.server.explorer import MAX_PIXELS, MAX_STEPS, MAX_UPLOAD_BYTES, Explorer
+from aekit.server.images import add_image_routes
+from aekit.server.inputs import AEKIT
+from aekit.server.melody import IMAGES_INSTEAD, MELODY_INSTEAD, add_melody_routes, melody_info
+from aekit.server.responses import Statuses, refuse
+from aekit.server.uploads import too_large, upload_name
 
 STATIC = Path(__file__).parent / "static"
-PNG = {200: {"content": {"image/png": {}}, "description": "A PNG image."}}
-ERRORS = {
-    status: {"model": schemas.ErrorOut, "description": what}
-    for status, what in [
-        (404, "No such test image (or test window)."),
-        (409, "The run cannot do this (an upscaler has no latent; no test images; an image "
-              "endpoint on a melody run, or a melody endpoint on an image run)."),
-        (413, "Upload or image too large."),
-        (415, "The upload is not an image (for a melody run: not a MIDI file)."),
-        (422, "A value the model cannot take (code length, NaN, label, image size, token, "
-              "temperature; a MIDI file without a 2-bar melody)."),
-    ]
-}  # fmt: skip
+CODE_ROUTES = [("GET", "/api/scatter"), ("GET", "/api/directions"), ("POST", "/api/encode"),
+               ("GET", "/api/random")]  # fmt: skip
+LATENT_IMAGE_ROUTES = [("POST", "/api/decode"), ("GET", "/api/test-image/{i}"),
+                       ("POST", "/api/interpolate")]  # fmt: skip
+APPLY_INSTEAD = "encode a MIDI file with /api/encode instead"
+MELODY_ROUTES = [("POST", "/api/melody/decode"), ("POST", "/api/melody/audio"),
+                 ("GET", "/api/melody/test-window/{i}")]  # fmt: skip
 
 
 def add_offline_docs(app: FastAPI) -> None:
@@ -116,12 +105,13 @@ def create_app(
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_offline_docs(app)
+    statuses = Statuses(explorer, max_upload_bytes)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/api/info", response_model=schemas.InfoOut)
+    @app.get("/api/info", response_model=schemas.InfoOut, responses=statuses(413))
     def info() -> schemas.InfoOut:
         """What the run is and what the page may offer for it."""
         e = explorer
@@ -144,177 +134,21 @@ def create_app(
             melody=melody_info(e) if melody else None,
         )  # fmt: skip
 
-    @app.get("/api/scatter", response_model=schemas.ScatterOut, responses=ERRORS)
-    def scatter(
-        limit: Annotated[int | None, Query(ge=0, description="At most this many points.")] = None,
-    ) -> schemas.ScatterOut:
-        """The test codes on the pad's plane: the codes themselves for a 2-D latent, else their
-        first two principal components (as `aekit latent-plot` draws them)."""
-        explorer.check_latent()
-        proj = explorer.projection
-        test = explorer.test
-        points = np.zeros((0, 2)) if test is None else test.points[:limit]
-        labels = None if test is None or test.labels is None else test.labels[:limit]
-        if test is not None and len(test.codes) > 1:
-            mean, std = test.codes.mean(0), test.codes.std(0)
-        else:
-            mean, std = np.zeros(explorer.code_dim), np.ones(explorer.code_dim)
-        return schemas.ScatterOut(
-            points=np.round(points, 4).tolist(),
-            labels=None if labels is None else labels.tolist(),
-            classes=None if explorer.classes is None else list(explorer.classes),
-            projection=schemas.Projection(
-                mean=proj.mean.tolist(), components=proj.components.tolist(),
-                axes=list(proj.axes), explained=proj.explained,
-            ),
-            code_mean=mean.tolist(), code_std=std.tolist(),
-        )  # fmt: skip
-
-    @app.get("/api/directions", response_model=schemas.DirectionsOut, responses=ERRORS)
-    def directions(
-        k: Annotated[int, Query(ge=1, le=MAX_DIRECTIONS, description="How many.")] = 8,
-    ) -> schemas.DirectionsOut:
-        """The directions the page's sliders move a code along: the first k principal
-        components of the test codes, most variance first (or, without test codes, the
-        first k code axes)."""
-        return schemas.DirectionsOut(**explorer.directions(k))
-
-    @app.post("/api/decode", response_class=Response, responses={**PNG, **ERRORS})
-    async def decode(body: schemas.DecodeIn) -> Response:
-        """Decode one code into an image (PNG). The page calls this as the pointer moves."""
-        # async: one decode is well under a millisecond of work, less than the hop to and from
-        # the threadpool that a sync endpoint pays, which dominated latency under 32 clients.
-        explorer.check_modality("images", MELODY_INSTEAD)
-        z = explorer.check_code(body.z)
-        labels = explorer.check_label(body.label)
-        image = explorer.decode(z[None], labels)[0]
-        return Response(png_bytes(image), media_type="image/png")
-
-    @app.post("/api/encode", response_model=schemas.CodeOut, responses=ERRORS)
-    def encode(
-        file: Annotated[
-            UploadFile | None, File(description="A PNG or JPEG (melody runs: a MIDI file).")
-        ] = None,
-        index: Annotated[
-            int | None, Form(description="Or a test image's (test window's) index.")
-        ] = None,
-        label: Annotated[int | None, Form(description="Conditional models: the class.")] = None,
-        resize: Annotated[bool, Form(description="Resize/convert to the model's size.")] = False,
-    ) -> schemas.CodeOut:
-        """The code of an uploaded image or of a test image (posterior mean for variational
-        models), and where it lies on the pad. Melody runs: of a test window, or of an uploaded
-        MIDI file's first 2-bar window."""
-        from aekit.server.melody import read_midi_upload
-        from aekit.server.uploads import read_upload
-
-        explorer.check_latent()
-        if (file is None) == (index is None):
-            raise ExplorerError(422, "send either a file or a test image index, not both")
-        if index is not None:
-            i = explorer.check_index(index)
-            test = explorer.test
-            if label is None and test.labels is not None and explorer.conditional:
-                label = int(test.labels[i])
-            image = test.images[i]
-        elif melody:
-            steps = int(explorer.model.config.seq_len)
-            image = read_midi_upload(read_file(file, max_upload_bytes), upload_name(file), steps)
-        else:
-            image = read_upload(read_file(file, max_upload_bytes), upload_name(file),
-                                explorer.image_shape, resize)  # fmt: skip
-        labels = explorer.check_label(label)
-        z = explorer.encode_images(image[None], labels)[0]
-        return code_out(explorer, z, label)
-
-    @app.get("/api/random", response_model=schemas.CodeOut, responses=ERRORS)
-    def random(
-        seed: Annotated[int | None, Query(ge=0, description="Repeatable draws.")] = None,
-        label: Annotated[int | None, Query(description="Conditional models: the class.")] = None,
-    ) -> schemas.CodeOut:
-        """A random code: from N(0, I) for variational models (and the aae), else from the
-        Gaussian fitted to the training codes, as `aekit generate` draws them."""
-        z, source = explorer.random_code(seed, label)
-        return code_out(explorer, z, label, source)
-
-    @app.get("/api/test-image/{i}", response_class=Response, responses={**PNG, **ERRORS})
-    def test_image(i: int) -> Response:
-        """Test image i (0 .. test_images - 1), as the model sees it."""
-        explorer.check_modality("images", MELODY_INSTEAD)
-        explorer.check_index(i)
-        return Response(png_bytes(explorer.test.images[i]), media_type="image/png")
-
-    @app.post("/api/interpolate", response_model=schemas.InterpolateOut, responses=ERRORS)
-    def interpolate(body: schemas.InterpolateIn) -> schemas.InterpolateOut:
-        """Decode `steps` codes on the way from test image a's code to b's."""
-        import torch
-
-        from aekit.latent.generation import interpolate_codes
-
-        explorer.check_modality("images", MELODY_INSTEAD)
-        explorer.check_latent()
-        a, b = explorer.check_index(body.a), explorer.check_index(body.b)
-        test = explorer.test
-        label = body.label
-        if label is None and explorer.conditional:
-            label = int(test.labels[a])
-        labels = explorer.check_label(label, body.steps)
-        za, zb = (torch.from_numpy(test.codes[i : i + 1]) for i in (a, b))
-        codes = interpolate_codes(za, zb, body.steps, body.spherical).numpy()
-        images = explorer.decode(codes, labels)
-        return schemas.InterpolateOut(
-            images=[data_url(im) for im in images],
-            points=np.round(explorer.projection.project(codes), 4).tolist(),
-        )
-
-    @app.post("/api/apply", response_model=schemas.ApplyOut, responses=ERRORS)
-    def apply_upload(
-        file: Annotated[UploadFile, File(description="A PNG or JPEG.")],
-        action: Annotated[str | None, Form(description="One of /api/info's actions.")] = None,
-        resize: Annotated[bool, Form(description="Resize/convert to the model's size.")] = False,
-        label: Annotated[int | None, Form(description="Conditional models: the class.")] = None,
-        seed: Annotated[int, Form(ge=0, description="Seed of the added noise.")] = 0,
-    ) -> schemas.ApplyOut:
-        """Reconstruct, denoise or upscale an uploaded image, as the run's task allows; returns
-        the input and the output (and any step between) side by side."""
-        explorer.check_modality("images", "encode a MIDI file with /api/encode instead")
-        chosen = action or explorer.actions[0]
-        data = read_file(file, max_upload_bytes)
-        images = apply(explorer, chosen, data, upload_name(file), resize, label, seed)
-        return schemas.ApplyOut(
-            action=chosen,
-            images=[
-                schemas.TitledImage(title=t.title, src=data_url(t.image),
-                                    width=t.image.shape[2], height=t.image.shape[1])
-                for t in images
-            ],
-        )  # fmt: skip
-
-    add_melody_routes(app, explorer, ERRORS)
+    if explorer.code_shape is not None:
+        add_code_routes(app, explorer, statuses, max_upload_bytes)
+    else:
+        for method, path in CODE_ROUTES + LATENT_IMAGE_ROUTES:
+            refuse(app, method, path, explorer.check_latent)
+    if melody:
+        add_melody_routes(app, explorer, statuses)
+        for method, path in LATENT_IMAGE_ROUTES + [("POST", "/api/apply")]:
+            instead = MELODY_INSTEAD if path != "/api/apply" else APPLY_INSTEAD
+            refuse(app, method, path, lambda i=instead: explorer.check_modality("images", i))
+    else:
+        add_image_routes(app, explorer, statuses, max_upload_bytes)
+        for method, path in MELODY_ROUTES:
+            refuse(app, method, path, lambda: explorer.check_modality("melody", IMAGES_INSTEAD))
     return app
-
-
-def code_out(
-    explorer: Explorer, z: np.ndarray, label: int | None, source: str | None = None
-) -> schemas.CodeOut:
-    point = explorer.projection.project(z[None])[0]
-    return schemas.CodeOut(z=z.tolist(), point=point.tolist(), label=label, source=source)
-
-
-def upload_name(file: UploadFile) -> str:
-    """The client's file name for messages only (never a path on this machine)."""
-    name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
-    return repr(name[:80])
-
-
-def read_file(file: UploadFile, max_bytes: int) -> bytes:
-    data = file.file.read(max_bytes + 1)
-    if len(data) > max_bytes:  # BodyLimit has refused it already; this holds without it
-        raise ExplorerError(413, too_large(max_bytes))
-    return data
-
-
-def too_large(max_bytes: int) -> str:
-    return f"the upload is over the limit of {max_bytes:,} bytes; send a smaller image"
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -326,13 +160,39 @@ def add_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         """One readable sentence in `detail` (the page shows it as is), the list in `errors`."""
         # The offending input goes back as sent, except NaN and infinity, which JSON cannot
-        # carry: as floats they made this very response fail with a 500.
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str, float: finite})
+        # carry (as floats they made this very response fail with a 500), and what is not
+        # data at all (an uploaded file where a number belongs), which goes back as its type.
+        errors = jsonable_encoder(
+            exc.errors(), custom_encoder={Exception: str, float: finite, UploadFile: unsent}
+        )
         parts = []
         for error in errors:
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-            parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+            kind, msg = error.get("type"), error.get("msg", "invalid")
+            if kind == AEKIT:  # a sentence that names its field (inputs.py)
+                parts.append(msg)
+            elif kind == "json_invalid":
+                why = (error.get("ctx") or {}).get("error", msg)
+                parts.append(f"the body is not JSON ({why}); send a JSON object")
+            else:  # loc: body, query or path, then the field, which is what a person needs
+                field = ".".join(str(p) for p in error.get("loc", ())[1:])
+                parts.append(f"{field or 'body'}: {msg}")
         return JSONResponse({"detail": "; ".join(parts), "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's own 400, a body it could not parse, says what to send instead."""
+        if exc.status_code == 400:
+            detail = str(exc.detail).rstrip(".").lower()
+            return JSONResponse(
+                {"detail": f"{detail}: send UTF-8 JSON, or a multipart form to the upload "
+                           "endpoints (see /docs)"},
+                status_code=400,
+            )  # fmt: skip
+        return await http_exception_handler(request, exc)
+
+
+def unsent(file: UploadFile) -> str:
+    return f"<file {upload_name(file)}>"
 
 
 def finite(value: float) -> float | str:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ MAX_ABS_CODE = 1e6  # larger code values mean nothing to a decoder and can overf
 MAX_TEMPERATURE = 10.0  # melody decoding; far above 1 every token is as likely as any other
 MAX_TOKENS = 32 * 64  # a melody to render as WAV: 64 two-bar windows, about 4 minutes
 MAX_DIRECTIONS = 16  # principal directions of the code the page may ask for
+MAX_SEED = 2**53 - 1  # request seeds: the largest integer JavaScript's numbers hold exactly
 
 
 class ExplorerError(AekitError):
@@ -207,44 +210,17 @@ class Explorer:
     def check_code(self, z: list[float]) -> np.ndarray:
         """A flat code of the model's length, finite and of sane size, as float32 (D,)."""
         self.check_latent()
-        if len(z) != self.code_dim:
-            raise ExplorerError(
-                422,
-                f"z has {len(z)} values but this model's code has {self.code_dim} "
-                f"(code shape {list(self.code_shape)})",
-            )
-        arr = np.asarray(z, dtype=np.float64)
-        bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise ExplorerError(
-                422, f"z[{bad[0]}] is {arr[bad[0]]}; every code value must be a finite number"
-            )
-        big = np.flatnonzero(np.abs(arr) > MAX_ABS_CODE)
-        if big.size:
-            raise ExplorerError(
-                422,
-                f"z[{big[0]}] = {arr[big[0]]:g} is beyond +-{MAX_ABS_CODE:g}; send smaller values",
-            )
-        return arr.astype(np.float32)
+        problem = code_problem(z, self.code_dim, self.code_shape)
+        if problem:
+            raise ExplorerError(422, problem)
+        return np.asarray(z, dtype=np.float32)
 
     def check_label(self, label: int | None, n: int = 1) -> np.ndarray | None:
         """n copies of the label for a conditional model; None for the others."""
-        if not self.conditional:
-            if label is not None:
-                raise ExplorerError(
-                    422, f"this {type(self.model).__name__} is not conditional; send no label"
-                )
-            return None
-        k = self.num_classes
-        if label is None:
-            raise ExplorerError(
-                422,
-                f"this {type(self.model).__name__} is conditioned on the class: send label "
-                f"0..{k - 1}",
-            )
-        if not 0 <= label < k:
-            raise ExplorerError(422, f"label {label} is outside the trained classes 0..{k - 1}")
-        return np.full(n, label, dtype=np.int64)
+        problem = label_problem(label, type(self.model).__name__, self.num_classes)
+        if problem:
+            raise ExplorerError(422, problem)
+        return None if label is None else np.full(n, label, dtype=np.int64)
 
     def check_index(self, i: int) -> int:
         what = "test images" if self.modality == "images" else "test windows"
@@ -347,6 +323,47 @@ class Explorer:
                         self.model, self.train_images, labels=self.train_labels
                     )
         return self._fitted
+
+
+def code_problem(z: Sequence[float], code_dim: int, code_shape: Sequence[int]) -> str | None:
+    """What is wrong with a flat code (numbers, as a client sent them) for a model whose code has
+    `code_dim` values, in one sentence; None when nothing is. Shared by Explorer.check_code and the
+    request models (server/inputs.py), so the API words the same fault the same way."""
+    if len(z) != code_dim:
+        return (
+            f"z has {len(z)} values but this model's code has {code_dim} "
+            f"(code shape {list(code_shape)})"
+        )
+    for i, value in enumerate(z):
+        if not isinstance(value, int) and not math.isfinite(value):
+            return f"z[{i}] is {value}; every code value must be a finite number"
+        if abs(value) > MAX_ABS_CODE:
+            # an integer from JSON can be too large for a float: say its size instead
+            shown = f"{float(value):g}" if abs(value) < 1e308 else f"~1e{len(str(abs(value))) - 1}"
+            return f"z[{i}] = {shown} is beyond +-{MAX_ABS_CODE:g}; send smaller values"
+    return None
+
+
+def label_problem(label: int | None, model_name: str, num_classes: int | None) -> str | None:
+    """What is wrong with `label` for a model (num_classes None: not conditional), in one
+    sentence; None when nothing is."""
+    if num_classes is None:
+        return None if label is None else f"this {model_name} is not conditional; send no label"
+    if label is None:
+        return f"this {model_name} is conditioned on the class: send label 0..{num_classes - 1}"
+    if not 0 <= label < num_classes:
+        return f"label {label} is outside the trained classes 0..{num_classes - 1}"
+    return None
+
+
+def action_problem(action: str, actions: Sequence[str], task: str) -> str | None:
+    """What is wrong with an /api/apply action for a run whose task allows `actions`; None when
+    nothing is."""
+    if action in actions:
+        return None
+    return f"action {action!r} does not suit this run (task {task!r}); choose one of " + ", ".join(
+        actions
+    )
 
 
 def png_bytes(image: np.ndarray) -> bytes:

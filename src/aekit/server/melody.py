@@ -4,18 +4,19 @@
     POST /api/melody/audio             {tokens} -> audio/wav (fluidsynth), 503 without it
     GET  /api/melody/test-window/{i}   test window i, as /api/melody/decode answers
 
-The code endpoints (info, scatter, directions, encode, random) are the image runs' own; these
-answer 409 on an image run, as /api/decode and the other image endpoints do on a melody run.
+The code endpoints (info, scatter, directions, encode, random) are shared with image runs; these
+exist on melody runs only (an image run answers them with a 409 and leaves them out of its
+OpenAPI document, as a melody run does /api/decode and the other image endpoints).
+
 Decoding is free running, as MelodyVAE.generate does it: greedy at temperature 0 (what a code
 *means*), each token drawn at a higher temperature, from `seed`, so a request repeats exactly.
 WAV takes one fluidsynth run (about half a second, mostly loading the soundfont), so the page
-asks for it apart from the decode, which stays fast enough to follow a slider.
+asks for it apart from the decode, which stays fast enough to follow a slider. Without
+`from __future__ import annotations`, as server/codes.py says why.
 """
 
-from __future__ import annotations
-
 import base64
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 import torch
@@ -25,17 +26,11 @@ from fastapi.responses import Response
 from aekit.modalities.melody import render
 from aekit.modalities.melody.midi import MelodyRefused, midi_bytes, read_midi
 from aekit.modalities.melody.tokens import STEPS_PER_BAR, STEPS_PER_BEAT, tokens_to_notes
-from aekit.server import schemas
+from aekit.server import inputs, schemas
 from aekit.server.explorer import MAX_TEMPERATURE, Explorer, ExplorerError
+from aekit.server.responses import WAV, Statuses
 
 TEMPO_BPM = 120.0  # what MIDI and WAV are written at (midi.write_midi's default)
-WAV = {200: {"content": {"audio/wav": {}}, "description": "A mono 16-bit WAV file."}}
-NO_AUDIO = {
-    503: {
-        "model": schemas.ErrorOut,
-        "description": "No audio here: fluidsynth or a General MIDI soundfont is missing.",
-    }
-}
 IMAGES_INSTEAD = "use /api/decode, /api/test-image and /api/interpolate for image runs"
 MELODY_INSTEAD = "use /api/melody/decode, /api/melody/audio and /api/melody/test-window"
 
@@ -92,30 +87,32 @@ def read_midi_upload(data: bytes, name: str, steps: int) -> np.ndarray:
     return windows[0]
 
 
-def add_melody_routes(app: FastAPI, explorer: Explorer, errors: dict[int, Any]) -> None:
-    @app.post("/api/melody/decode", response_model=schemas.MelodyOut, responses=errors)
-    def decode(body: schemas.MelodyDecodeIn) -> schemas.MelodyOut:
+def add_melody_routes(app: FastAPI, explorer: Explorer, statuses: Statuses) -> None:
+    MelodyDecodeIn = inputs.melody_decode_body(explorer)  # noqa: N806 (a class, named as one)
+
+    @app.post("/api/melody/decode", response_model=schemas.MelodyOut,
+              responses=statuses(400, 413, 422))  # fmt: skip
+    def decode(body: MelodyDecodeIn) -> schemas.MelodyOut:
         """Decode one code into a melody: its tokens and notes, a piano roll and a MIDI file.
         Fast enough to call as a slider moves; ask /api/melody/audio for the sound."""
-        explorer.check_modality("melody", IMAGES_INSTEAD)
         z = explorer.check_code(body.z)
         return melody_out(decode_melody(explorer, z, body.temperature, body.seed))
 
-    @app.post("/api/melody/audio", response_class=Response, responses={**WAV, **errors, **NO_AUDIO})
-    def audio(body: schemas.TokensIn) -> Response:
+    @app.post("/api/melody/audio", response_class=Response,
+              responses=statuses(400, 413, 422, 503, ok=WAV))  # fmt: skip
+    def audio(body: inputs.TokensIn) -> Response:
         """A melody's tokens as sound: a mono WAV rendered by fluidsynth with a General MIDI
         soundfont. 503 (its detail says which is missing) when the server has neither; the
         MIDI from /api/melody/decode plays anywhere all the same."""
-        explorer.check_modality("melody", IMAGES_INSTEAD)
         clips, message = render.wav_clips([np.asarray(body.tokens, dtype=np.int64)],
                                           tempo_bpm=TEMPO_BPM)  # fmt: skip
         if clips is None:
             raise ExplorerError(503, message)
         return Response(clips[0], media_type="audio/wav")
 
-    @app.get("/api/melody/test-window/{i}", response_model=schemas.MelodyOut, responses=errors)
+    @app.get("/api/melody/test-window/{i}", response_model=schemas.MelodyOut,
+             responses=statuses(413, 422, *statuses.index))  # fmt: skip
     def test_window(i: Annotated[int, Path(description="0 .. test_images - 1")]):
         """Test window i as it is in the data (what /api/encode with index i encodes)."""
-        explorer.check_modality("melody", IMAGES_INSTEAD)
         explorer.check_index(i)
         return melody_out(explorer.test.images[i])

@@ -1,22 +1,30 @@
-"""Request and response bodies of the explorer's JSON API. Declared as pydantic models so the
-OpenAPI page (/docs) documents every field, and FastAPI checks types before a handler runs;
-checks that depend on the model (code length, label range) live in `Explorer`. Image runs and
-melody runs share the code endpoints (info, scatter, directions, encode, random); what a code
-decodes to has its own endpoints: /api/decode (a PNG) and /api/melody/* (tokens, piano roll,
-MIDI and WAV)."""
+"""Response bodies of the explorer's JSON API, declared as pydantic models so the OpenAPI page
+(/docs) documents every field. What a request may hold depends on the run (code length, label,
+actions), so request models are built per run, in server/inputs.py. Image runs and melody runs
+share the code endpoints (info, scatter, directions, encode, random); what a code decodes to has
+its own endpoints: /api/decode (a PNG) and /api/melody/* (tokens, piano roll, MIDI and WAV)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from aekit.modalities.melody.tokens import VOCAB
-from aekit.server.explorer import MAX_STEPS, MAX_TEMPERATURE, MAX_TOKENS
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, query or path, then the field.")
+    msg: str
+    type: str
+    input: Any = None
 
 
 class ErrorOut(BaseModel):
-    detail: str = Field(description="What was wrong and what to send instead.")
+    """Every 4xx and 5xx the API answers has this body."""
+
+    detail: str = Field(description="What was wrong and what to send instead, in one sentence.")
+    errors: list[FieldError] | None = Field(
+        None, description="422 from a request that breaks the schema: each fault, as listed."
+    )
 
 
 class Limits(BaseModel):
@@ -56,11 +64,6 @@ class InfoOut(BaseModel):
     notes: list[str] = Field(description="Why something is missing, e.g. no test images.")
     limits: Limits
     melody: MelodyInfo | None = Field(None, description="Melody runs: what /api/melody/* does.")
-
-
-class DecodeIn(BaseModel):
-    z: list[float] = Field(description="A flat code of length code_dim (see /api/info).")
-    label: int | None = Field(None, description="Class for conditional models (cvae).")
 
 
 class Projection(BaseModel):
@@ -104,16 +107,6 @@ class CodeOut(BaseModel):
     source: str | None = Field(None, description="Where a random code came from.")
 
 
-class InterpolateIn(BaseModel):
-    a: int = Field(description="Index of the first test image.")
-    b: int = Field(description="Index of the last test image.")
-    steps: int = Field(8, ge=2, le=MAX_STEPS, description="Decoded codes, both ends included.")
-    spherical: bool = Field(False, description="slerp instead of a straight line.")
-    label: int | None = Field(
-        None, description="Conditional models: decode the strip as this class (default: a's)."
-    )
-
-
 class InterpolateOut(BaseModel):
     images: list[str] = Field(description="PNG data: URLs, a to b.")
     points: list[list[float]] = Field(description="The path on the pad.")
@@ -131,16 +124,6 @@ class ApplyOut(BaseModel):
     images: list[TitledImage] = Field(description="Input, output and any step between.")
 
 
-class MelodyDecodeIn(BaseModel):
-    z: list[float] = Field(description="A flat code of length code_dim (see /api/info).")
-    temperature: float = Field(
-        0.0, ge=0.0, le=MAX_TEMPERATURE,
-        description="0: greedy (each step's most likely token); above 0 each token is drawn "
-        "from softmax(logits / temperature).",
-    )  # fmt: skip
-    seed: int = Field(0, ge=0, description="The draws' seed when temperature > 0.")
-
-
 class Note(BaseModel):
     start: int = Field(description="First step the note sounds (16th notes from the start).")
     end: int = Field(description="First step after it.")
@@ -153,9 +136,3 @@ class MelodyOut(BaseModel):
     roll: str = Field(description="The piano roll, a PNG data: URL.")
     midi: str = Field(description="The melody as a MIDI file, an audio/midi data: URL.")
     seconds: float = Field(description="Its length at tempo_bpm.")
-
-
-class TokensIn(BaseModel):
-    tokens: list[Annotated[int, Field(ge=0, lt=VOCAB)]] = Field(
-        min_length=1, max_length=MAX_TOKENS, description="Melody tokens (as MelodyOut has them)."
-    )

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from fastapi import UploadFile
 
 from aekit.errors import AekitError
 from aekit.modalities.images.classical import upsample
 from aekit.modalities.images.data.images import ImageTooLarge, read_image_bytes
-from aekit.server.explorer import MAX_PIXELS, Explorer, ExplorerError
+from aekit.server.explorer import MAX_PIXELS, Explorer, ExplorerError, action_problem
 
 KINDS = {1: "grayscale", 3: "RGB"}
 
@@ -30,6 +31,23 @@ KINDS = {1: "grayscale", 3: "RGB"}
 class Titled:
     title: str
     image: np.ndarray  # (C, H, W) uint8 or float in [0, 1]
+
+
+def upload_name(file: UploadFile) -> str:
+    """The client's file name for messages only (never a path on this machine)."""
+    name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
+    return repr(name[:80])
+
+
+def read_file(file: UploadFile, max_bytes: int) -> bytes:
+    data = file.file.read(max_bytes + 1)
+    if len(data) > max_bytes:  # the app's BodyLimit has refused it already; this holds without
+        raise ExplorerError(413, too_large(max_bytes))
+    return data
+
+
+def too_large(max_bytes: int) -> str:
+    return f"the upload is over the limit of {max_bytes:,} bytes; send a smaller image"
 
 
 def read_upload(
@@ -78,12 +96,9 @@ def apply(
     seed: int = 0,
 ) -> list[Titled]:
     """Run `action` (one of explorer.actions) on an uploaded image."""
-    if action not in explorer.actions:
-        raise ExplorerError(
-            422,
-            f"action {action!r} does not suit this run (task {explorer.task.config.name!r});"
-            f" choose one of {', '.join(explorer.actions)}",
-        )
+    problem = action_problem(action, explorer.actions, explorer.task.config.name)
+    if problem:
+        raise ExplorerError(422, problem)
     labels = explorer.check_label(label)
     if action == "add-noise-denoise":
         clean = read_upload(data, name, explorer.image_shape, resize)

@@ -45,8 +45,10 @@ function showError(id, error) {
   el.hidden = !error;
 }
 
+// The class for a conditional model; undefined for the others, so JSON.stringify leaves `label`
+// out: a run's schema has no label unless its model is conditional, and refuses one sent.
 function label() {
-  return state.info.conditional ? Number($("label").value) : null;
+  return state.info.conditional ? Number($("label").value) : undefined;
 }
 
 function size(shape) { return `${shape[2]}x${shape[1]}`; }
