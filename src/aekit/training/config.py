@@ -35,6 +35,10 @@ class TrainConfig:
     # collective every rank waits at. Changes no number, only how soon a divergence (or a
     # Ctrl-C, with several processes) is acted on.
     log_every: int | None = None
+    # torch.compile the model's forward pass (nn.Module.compile: in place, so weights,
+    # checkpoints and state_dict keys are unchanged). Off by default: benchmarks/compile.py
+    # measures what it buys per model and device, and what the compile costs at the start.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         checks = [

@@ -178,6 +178,8 @@ class Trainer:
         val_batches = DeviceBatches(val.rows, val.labels, device) if has_val else None
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if cfg.compile:  # in place: the parameters, optimizers and checkpoint keys stay as they are
+            self.model.compile()
 
         # The last partial batch is dropped; it is a different set of rows every epoch, and
         # BatchNorm never sees a batch of one.
