@@ -28,7 +28,7 @@ DISTRIBUTIONS = {
     "torch": "torch", "numpy": "numpy", "safetensors": "safetensors", "typer": "typer",
     "tqdm": "tqdm", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
     "scipy": "scipy", "matplotlib": "matplotlib", "tomli": "tomli",
-    "fastapi": "fastapi", "starlette": "starlette", "pydantic": "pydantic",
+    "fastapi": "fastapi", "starlette": "starlette", "pydantic": "pydantic", "pydantic_core": "pydantic-core",
     "uvicorn": "uvicorn", "python_multipart": "python-multipart",
     "swagger_ui_bundle": "swagger-ui-bundle-v2", "mido": "mido", "music21": "music21",
     "mlflow": "mlflow-skinny",

@@ -164,14 +164,18 @@ def run_leg(
     os.close(write_end)
     ready, _, _ = select.select([read_end], [], [], LEG_TIMEOUT)
     signalled = bool(ready) and os.read(read_end, 1) == b"k"
+    reaped = (0, 0)
     if signalled and kill["at"] == "time":
         time.sleep(kill["then"])
-        signalled = os.waitpid(pid, os.WNOHANG) == (0, 0)  # not if it finished meanwhile
+        # Not if it finished meanwhile: then this call reaps it, and its status is kept here
+        # (a second waitpid would find no child: ECHILD, seen under full-suite load).
+        reaped = os.waitpid(pid, os.WNOHANG)
+        signalled = reaped == (0, 0)
     killed = kill is not None and signalled
     if killed or not ready:  # (a hung child is killed too, and its leg fails)
         os.kill(pid, signal.SIGKILL)
     ended = time.monotonic()
-    _, status = os.waitpid(pid, 0)
+    _, status = reaped if reaped != (0, 0) else os.waitpid(pid, 0)
     os.close(read_end)
     reached, per_epoch, first_step, last_step = SHARED.unpack(shared[: SHARED.size])
     steps_per_epoch = per_epoch or steps_per_epoch
