@@ -131,6 +131,7 @@ def run(name: str, options: dict, data, pca_mse: float, pca_knn: float, args) ->
     model = candidate_model(data.image_shape, options)
     config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=options.get("lr", 2e-3))
     started = time.perf_counter()
+
     def tell(row, model):  # a long run says how far it is
         print(f"{name}: epoch {row['epoch']}, {time.perf_counter() - started:.0f} s", flush=True)
 

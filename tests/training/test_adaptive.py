@@ -76,7 +76,8 @@ def test_set_values_are_still_checked(bad):
 
 
 def test_the_trainer_records_what_it_chose(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_config, "MIN_STEPS", 20)  # keep the run short: 20 steps of 8
+    monkeypatch.setattr(train_config, "DEFAULT_EPOCHS", 2)  # keep the run short
+    monkeypatch.setattr(train_config, "MIN_STEPS", 20)
     images, labels = shapes_images(72, seed=3)
     train, val = ImageSet(images[:64], labels[:64]), ImageSet(images[64:], labels[64:])
     torch.manual_seed(0)
@@ -84,10 +85,10 @@ def test_the_trainer_records_what_it_chose(tmp_path, monkeypatch):
                       progress=False)  # fmt: skip
     result = trainer.fit(train, val)
     saved = json.loads((tmp_path / "r" / ckpt.CONFIG).read_text())["train"]
-    # 64 rows: batch 8 (1/8), 8 steps an epoch; max(10 epochs, ceil(20 / 8)) = 10 epochs
-    assert (saved["batch_size"], saved["epochs"]) == (8, 10)
-    assert len(result.history) == 10
-    assert (trainer.config.batch_size, trainer.config.epochs) == (8, 10)
+    # 64 rows: batch 8 (1/8), 8 steps an epoch; the step budget lifts 2 epochs to ceil(20 / 8)
+    assert (saved["batch_size"], saved["epochs"]) == (8, 3)
+    assert len(result.history) == 3
+    assert (trainer.config.batch_size, trainer.config.epochs) == (8, 3)
 
 
 def test_the_cli_plan_says_what_will_run(tiny_npz, run_cli):
