@@ -27,6 +27,7 @@ from aekit.runtime.device import describe_device
 from aekit.runtime.distributed import process_group, torchrun_launch
 from aekit.runtime.runtime import Runtime
 from aekit.training import checkpoint as ckpt
+from aekit.training.config import TrainConfig
 from aekit.training.trainer import EpochCallback, FitResult, Trainer, derived_seed
 
 
@@ -144,7 +145,7 @@ def train_run(
             f"{str(out)!r} already holds a run; continue it with --resume or choose another --out"
         )
     launch = torchrun_launch()  # before joining a group: every rank fails alike, and fast
-    if launch is not None:
+    if launch is not None and config.train.batch_size is not None:  # unset: chosen to fit
         Runtime(torch.device("cpu"), "fp32", launch.rank, launch.world_size).check_batch_size(
             config.train.batch_size
         )
@@ -154,6 +155,15 @@ def train_run(
         )
 
 
+def plan_line(train: TrainConfig, rows: int) -> str:
+    """`train` (resolved) as a line: epochs, steps and batch size for `rows` training rows."""
+    steps = max(rows // train.batch_size, 1)
+    return (
+        f"plan: {train.epochs} epochs x {steps} steps of batch {train.batch_size} "
+        f"({train.epochs * steps:,} optimizer steps) on {rows:,} training rows"
+    )
+
+
 def _train(config, out, runtime, resume, progress, callbacks, device, log) -> FitResult:
     if progress:  # through tqdm, so a progress bar around this call (the demo's) stays whole
         tqdm.write(describe_device(device, runtime.device), file=sys.stderr)
@@ -161,6 +171,11 @@ def _train(config, out, runtime, resume, progress, callbacks, device, log) -> Fi
     shape = get_modality(config.modality).data_shape(dataset)
     model, task = build_for_data(config, shape, class_count(dataset))
     config = replace(config, model=to_dict(model.config), task=to_dict(task.config))
+    # Unset epochs and batch size, chosen for this split now, so the plan line, the trackers'
+    # hyperparameters and config.json all say what runs (the trainer would choose the same).
+    config = replace(config, train=config.train.resolved(len(dataset.train), runtime.world_size))
+    if progress:
+        tqdm.write(plan_line(config.train, len(dataset.train)), file=sys.stderr)
     tracking = None
     if log and runtime.is_writer:
         from aekit.tracking import open_tracking

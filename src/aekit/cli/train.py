@@ -335,16 +335,20 @@ def build_run_config(
 
 
 def describe_plan(run_config, out: Path) -> None:
+    from dataclasses import replace
+
     from aekit.config import to_dict
-    from aekit.runs import build_for_data, class_count, load_data
+    from aekit.runs import build_for_data, class_count, load_data, plan_line
 
     dataset = load_data(run_config)
     model, _ = build_for_data(run_config, dataset.image_shape, class_count(dataset))
     params = sum(p.numel() for p in model.parameters())
+    # Unset epochs and batch size as training would choose them for this split (one process).
+    run_config = replace(run_config, train=run_config.train.resolved(len(dataset.train)))
     typer.echo(json.dumps(to_dict(run_config), indent=2))
     typer.echo(
         f"dry run: {run_config.model_name} with {params:,} parameters, code dimension "
         f"{model.code_dim}; {dataset.name} train/val/test = {len(dataset.train)}/"
         f"{len(dataset.val)}/{len(dataset.test)} images of shape {dataset.image_shape}; "
-        f"would write {out}"
+        f"would write {out}\n{plan_line(run_config.train, len(dataset.train))}"
     )

@@ -9,8 +9,11 @@ Two architectures share one config:
   for one channel. For sizes where that arithmetic does not land on the input size, the third
   conv is padded and the output resized to the input size (a documented departure).
 * ``arch="default"`` is stronger and as cheap as we could make it: per level a stride-2 3x3
-  conv + BatchNorm + ReLU, mirrored by 4x4 stride-2 transposed convs, then one 3x3 conv to the
-  output. Chosen by measurement (closing note of issue 2): on Fashion-MNIST at latent 16 it
+  conv + BatchNorm + SiLU, mirrored by 4x4 stride-2 transposed convs, then one 3x3 conv to the
+  output. SiLU replaced ReLU in issue 14 (see ``ACT``): of the cheap changes measured there
+  (benchmarks/embed_arch.py: residual blocks, a hidden layer in the bottleneck, an MSE loss,
+  lr 4e-3, wider lower levels) it alone lowered the test MSE at no cost in parameters. The
+  rest was chosen by measurement in issue 2's closing note: on Fashion-MNIST at latent 16 it
   reaches ~0.57x PCA(16)'s test MSE in 5 epochs at ~4,500 images/s; without BatchNorm the same
   net needs more than twice the epochs, and doubling every width halves the speed for ~8%
   lower MSE. ``norm`` swaps BatchNorm for GroupNorm (per sample, so a data-parallel run is the
@@ -192,17 +195,19 @@ def norm_layer(norm: str, channels: int) -> list[nn.Module]:
     return []
 
 
-def down(c_in: int, c_out: int, norm: str) -> list[nn.Module]:
+def down(c_in: int, c_out: int, norm: str, act: type[nn.Module] = nn.ReLU) -> list[nn.Module]:
     """Halve H and W with a learned stride-2 conv; normalising roughly halves the epochs needed."""
-    return [conv(c_in, c_out, stride=2), *norm_layer(norm, c_out), nn.ReLU()]
+    return [conv(c_in, c_out, stride=2), *norm_layer(norm, c_out), act()]
 
 
-def up(c_in: int, c_out: int, size: tuple[int, int], norm: str) -> list[nn.Module]:
+def up(
+    c_in: int, c_out: int, size: tuple[int, int], norm: str, act: type[nn.Module] = nn.ReLU
+) -> list[nn.Module]:
     """Double H and W with a 4x4 stride-2 transposed conv (even overlap, so no checkerboard),
     then crop the extra row/column that ceil() added on the way down."""
     return [
         nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1), CropTo(size),
-        *norm_layer(norm, c_out), nn.ReLU(),
+        *norm_layer(norm, c_out), act(),
     ]  # fmt: skip
 
 
@@ -215,6 +220,14 @@ class CropTo(nn.Module):
         return h[..., : self.size[0], : self.size[1]]
 
 
+# The default arch's activation. SiLU (x * sigmoid(x); Hendrycks & Gimpel 2016,
+# https://arxiv.org/abs/1606.08415; Elfwing et al. 2017), as in the Stable Diffusion and VQGAN
+# autoencoders, by measurement (benchmarks/embed_arch.py, issue 14): smooth and never quite
+# zero, it loses no unit to a dead ReLU, which a code of 16 numbers feeding a narrow decoder
+# cannot spare. The dense bottleneck keeps its ReLU (shared with the lesson arch).
+ACT: type[nn.Module] = nn.SiLU
+
+
 def default_networks(
     channels: int,
     size: tuple[int, int],
@@ -222,21 +235,22 @@ def default_networks(
     code_channels: int | None,
     norm: str = "batch",
 ) -> tuple[nn.Sequential, nn.Sequential, tuple[int, int, int]]:
-    """Encoder, decoder and code-map shape; `code_channels` squeezes the map with a 1x1 conv."""
+    """Encoder, decoder and code-map shape; `code_channels` squeezes the map with a 1x1 conv.
+    SiLU after every conv (`ACT`, see there)."""
     sizes = [size]  # spatial size entering each level, to undo ceil() exactly on the way up
     enc: list[nn.Module] = []
     c_in = channels
     for width in widths:
-        enc += down(c_in, width, norm)  # (B, width, ceil(h/2), ceil(w/2))
+        enc += down(c_in, width, norm, ACT)  # (B, width, ceil(h/2), ceil(w/2))
         sizes.append(halve(sizes[-1]))
         c_in = width
     dec: list[nn.Module] = []
     map_channels = widths[-1]
     if code_channels is not None:  # the map itself is the code: squeeze it, linearly
         enc.append(nn.Conv2d(widths[-1], code_channels, kernel_size=1))
-        dec += [nn.Conv2d(code_channels, widths[-1], kernel_size=1), nn.ReLU()]
+        dec += [nn.Conv2d(code_channels, widths[-1], kernel_size=1), ACT()]
         map_channels = code_channels
     for i in reversed(range(len(widths))):
-        dec += up(widths[i], widths[max(i - 1, 0)], sizes[i], norm)
+        dec += up(widths[i], widths[max(i - 1, 0)], sizes[i], norm, ACT)
     dec.append(conv(widths[0], channels))  # (B, C, H, W) logits
     return nn.Sequential(*enc), nn.Sequential(*dec), (map_channels, *sizes[-1])

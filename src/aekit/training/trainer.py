@@ -118,7 +118,8 @@ class Trainer:
                 f"{self.runtime.precision}; build it with Runtime.create(device, precision)"
             )
         self.precision = self.runtime.precision
-        self.runtime.check_batch_size(config.batch_size)  # one line if ranks cannot share it
+        if config.batch_size is not None:  # an unset one is chosen to fit (TrainConfig.resolved)
+            self.runtime.check_batch_size(config.batch_size)  # one line if ranks cannot share it
         # Free where a CPU read is free (CPU ops are synchronous); on a GPU each read drains
         # the queue, and with several processes each read is two collectives (the loss sums,
         # the stop vote) on which every rank waits for the slowest, so read every 10 steps:
@@ -163,8 +164,10 @@ class Trainer:
             return self._fit(train, val, resume, stop)
 
     def _fit(self, train, val, resume: bool, stop: StopFlag) -> FitResult:
-        cfg, device = self.config, self.runtime.device
         n = len(train.rows)
+        # Unset epochs and batch size are chosen for this split, and recorded so (config.json).
+        self.config = self.config.resolved(n, self.runtime.world_size)
+        cfg, device = self.config, self.runtime.device
         if n < 2:
             noun = getattr(train, "noun", "rows")
             raise AekitError(f"the training split has {n} {noun}; training needs at least 2")
