@@ -12,9 +12,9 @@ network, which must change the image size, so it is its own model family.
   skip is in pixel space), so a pixel pushed past a bound still learns its way back.
 * ``arch="espcn"`` (``"default"`` in runs saved before issue 14): ESPCN-style (Shi et al.
   2016, "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel
-  Convolutional Neural Network", https://arxiv.org/abs/1609.05158): every convolution runs at the low resolution, and the last
-  one emits C * scale^2 channels that a pixel shuffle rearranges into the large image. Cheap,
-  because nothing runs at the high resolution.
+  Convolutional Neural Network", https://arxiv.org/abs/1609.05158): every convolution runs at
+  the low resolution, and the last one emits C * scale^2 channels that a pixel shuffle
+  rearranges into the large image. Cheap, because nothing runs at the high resolution.
 * ``arch="lesson"``: the lesson's network: its conv encoder (16-8-8 with 2x2 max-pooling) with
   log2(scale) fewer pooling steps, so a 14x14 (x2) or 7x7 (x4) input reaches the same 4x4x8 code
   a 28x28 image does, then the lesson's decoder up to 28x28.
