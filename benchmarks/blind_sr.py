@@ -111,6 +111,8 @@ def main() -> None:
             ])  # fmt: skip
     print_table(headers, rows)
     tag = f"x{args.scale}_e{args.epochs}_" + (f"n{args.limit}" if args.limit else "full")
+    if names != list(RUNS):  # a subset of the runs: name them, so runs do not overwrite others
+        tag += "_" + "+".join(names)
     write_json(f"blind_sr_{tag}", {"args": vars(args) | {"part": None}, "results": results})
 
 
