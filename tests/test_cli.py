@@ -136,6 +136,19 @@ def test_a_requeued_job_reruns_its_own_command_with_resume(
     requeued_job_continues(command, tmp_path, run_cli, monkeypatch)
 
 
+def test_a_blind_superres_run_resumes_bitwise(tmp_path, tiny_npz, run_cli, monkeypatch):
+    """Blind degradations draw a kernel, blur, noise and JPEG quality per image from the
+    trainer's generator: a run stopped after epoch 1 and resumed ends as the straight one."""
+
+    def command(out):
+        return ["train", "sr", "--data", tiny_npz, "--task", "superres", "--out", out,
+                "--epochs", "2", "--batch-size", "16", "--no-progress", "--set",
+                "model.width=8", "--set", "task.degradations=noise=0-0.05;jpeg=70-95",
+                "--resume"]  # fmt: skip
+
+    requeued_job_continues(command, tmp_path, run_cli, monkeypatch)
+
+
 def requeued_job_continues(command, tmp_path, run_cli, monkeypatch) -> None:
     """`command(out)` (a train command carrying --resume) run once whole, and once as a job that
     dies right after epoch 1's checkpoint (a callback that raises leaves the directory as a kill

@@ -37,7 +37,9 @@ def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
                 "--noise", "gaussian:0.3", "--latent-dim", "8", *SMALL_AE)  # fmt: skip
     config = json.loads((run / "config.json").read_text())
     assert config["task"] == {"name": "denoise", "noise": "gaussian:0.3", "scale": 2,
-                              "downscale": "bicubic", "patch": None, "binarize": False}  # fmt: skip
+                              "downscale": "random",
+                              "degradations": "kernels=area,bilinear,bicubic,blur",
+                              "patch": None, "binarize": False}  # fmt: skip
     code, out, err = run_cli("eval", run, "--json")
     assert code == 0, err
     report = json.loads(out)
@@ -57,7 +59,11 @@ def test_upscaler_doubles_files_and_is_compared_with_bicubic(run_cli, tmp_path, 
     assert config["model"]["scale"] == 2 and config["model"]["image_shape"] == [1, 8, 8]
     code, out, err = run_cli("eval", run, "--json")
     assert code == 0, err
-    assert set(json.loads(out)["baselines"]) == {"bicubic", "bilinear"}
+    report = json.loads(out)
+    assert set(report["baselines"]) == {"bicubic", "bilinear"}
+    kernels = report["more"]["kernels"]  # blind by default: one row per kernel, lanczos unseen
+    assert list(kernels) == ["area", "bilinear", "bicubic", "lanczos", "blur"]
+    assert [k for k, row in kernels.items() if not row["seen"]] == ["lanczos"]
     small = tmp_path / "small.png"
     write_image(small, shapes_images(1, size=8, seed=6)[0][0])
     code, _, err = run_cli("upscale", run, small, "--out", tmp_path / "big")

@@ -68,7 +68,7 @@ def test_demo_index_links_the_four_reports_with_their_headlines(demo):
 SECTIONS = {
     "conv-ae": ["Latent space", "Interpolation"],
     "denoiser": ["Latent space", "Interpolation", "denoise (gaussian:0.3)"],
-    "superres-x2": [],
+    "superres-x2": ["super-resolution per downscaling kernel", "lanczos *"],
     "vae-2d": ["Latent space", "Samples from the prior", "Latent manifold", "Interpolation"],
 }
 

@@ -76,6 +76,8 @@ def common_card(
 
 def image_card(run: Any) -> dict[str, Any]:
     """How images go in and come out, and what the task changes about the input."""
+    from aekit.modalities.images.tasks import describe_downscale
+
     model, task = run.model, run.config.task
     c, h, w = model.config.image_shape
     name = task.get("name", "identity")
@@ -84,7 +86,7 @@ def image_card(run: Any) -> dict[str, Any]:
         "denoise": f"a noisy image: trained to remove {task.get('noise')} noise (aekit's "
                    "--noise forms) from clean images",
         "superres": f"a low-resolution image: trained on images downscaled x{task.get('scale')}"
-                    f" ({task.get('downscale')}, antialiased)",
+                    f" ({describe_downscale(task)})",
     }.get(name, f"the input of the run's task {name!r}")  # fmt: skip
     notes = []
     if task.get("patch"):

@@ -230,9 +230,9 @@ def image_page(
     if described == "denoise":
         described = f"denoise ({config.task['noise']})"
     elif described == "superres":
-        described = (
-            f"super-resolution x{config.task['scale']} ({config.task['downscale']} downscaling)"
-        )
+        from aekit.modalities.images.tasks import describe_downscale
+
+        described = f"super-resolution x{config.task['scale']} ({describe_downscale(config.task)})"
     return Page(
         task=described,
         run_rows=[("input shape (C, H, W)", tuple(loaded.model.config.image_shape))],

@@ -118,7 +118,9 @@ def apply(
         config = explorer.task.config
         original = read_upload(data, name, explorer.output_shape, resize)
         x = explorer.task.prepare(torch.from_numpy(original[None]))
-        small = downscale(x, config.scale, config.downscale)
+        # A blind model was trained on many kernels; show it the one most tools shrink with.
+        method = "bicubic" if config.downscale == "random" else config.downscale
+        small = downscale(x, config.scale, method)
         small_u8 = np.rint(small[0].numpy() * 255).astype(np.uint8)
         out = explorer.run_model(small_u8[None], labels)[0]
         bicubic = upsample(small, config.scale)[0]  # the baseline aekit eval scores

@@ -136,9 +136,16 @@ class ImageModality:
         return task_baselines(model, dataset, task, seed)
 
     def evaluate_more(
-        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
-    ) -> None:
-        return None  # every image figure is a per-row metric, in the table already
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any],
+        task: Any = None,
+    ) -> Any:  # fmt: skip
+        from aekit.modalities.base import task_name
+
+        if task_name(task) == "superres":  # per kernel, the unseen Lanczos too
+            from aekit.modalities.images.evaluation_sr import evaluate_sr
+
+            return evaluate_sr(model, rows, task, split)
+        return None  # other image figures are per-row metrics, in the table already
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         from aekit.inference import reconstruct

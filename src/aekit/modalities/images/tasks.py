@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from aekit.config import from_dict
 from aekit.errors import AekitError
 from aekit.modalities.base import Task, identity
+from aekit.modalities.images.degrade import DEFAULT_DEGRADATIONS, degrade, parse_degradations
 from aekit.modalities.images.noise import (
     NOISE_FORMS,
     Corruption,
@@ -66,7 +67,14 @@ class TaskConfig:
     name: str = "identity"  # identity | denoise | superres: how (input, target) pairs are made
     noise: str = "gaussian:0.3"  # denoise: gaussian|lesson:STD or salt-pepper|mask:FRACTION
     scale: int = 2  # superres: the upscaling factor, 2 or 4
-    downscale: str = "bicubic"  # superres: how low-res inputs are made: area | bilinear | bicubic
+    # superres: how low-res inputs are made: random (blind: a kernel per image drawn from
+    # `degradations`) or one fixed kernel, area | bilinear | bicubic. Random is the default since
+    # issue 14: a model trained on one kernel loses half its gain on another. Runs saved before
+    # it recorded their kernel ("bicubic") and keep it.
+    downscale: str = "random"
+    # superres: the blind degradations (aekit.modalities.images.degrade): the kernels `random`
+    # draws from, and optional noise and JPEG applied after any kernel, random or fixed.
+    degradations: str = DEFAULT_DEGRADATIONS
     patch: int | None = None  # train on random patch x patch crops (large or RGB photos)
     # Dynamic binarization: each pixel drawn as Bernoulli(intensity), afresh every batch, so a
     # Bernoulli decoder models binary images, as in the NLLs the literature reports.
@@ -77,14 +85,26 @@ class TaskConfig:
         # under their function name, and such a run's config must still load.
         if self.scale not in SCALES or isinstance(self.scale, bool):
             raise AekitError(f"task.scale must be 2 or 4, got {self.scale!r}")
-        if self.downscale not in DOWNSCALE_METHODS:
+        if self.downscale not in (*DOWNSCALE_METHODS, "random"):
             raise AekitError(
-                f"task.downscale must be one of {', '.join(DOWNSCALE_METHODS)}, "
+                f"task.downscale must be one of {', '.join(DOWNSCALE_METHODS)} or random, "
                 f"got {self.downscale!r}"
             )
+        parse_degradations(self.degradations)  # one line naming task.degradations
         parse_noise(self.noise)  # raises AekitError naming the spec and the allowed forms
         if self.patch is not None and (isinstance(self.patch, bool) or self.patch < 1):
             raise AekitError(f"task.patch must be a size >= 1, got {self.patch!r}")
+
+
+def describe_downscale(table: TaskConfig | dict[str, Any]) -> str:
+    """How a superres task makes its inputs, in words: "bicubic", or "a random kernel per image
+    (kernels=...)", with any noise and JPEG. A saved run's table (a dict) is read as it loads."""
+    config = table if isinstance(table, TaskConfig) else task_config(dict(table))
+    spec = parse_degradations(config.degradations)
+    extra = [p for p in str(spec).split(";") if p.startswith(("noise", "jpeg"))]
+    if config.downscale == "random":
+        return f"a random kernel per image ({spec})"
+    return ";".join([config.downscale, *extra])
 
 
 def task_config(table: TaskConfig | str | dict[str, Any], where: str = "task") -> TaskConfig:
@@ -205,17 +225,30 @@ class DenoiseTask:
 
 @dataclass(frozen=True)
 class SuperResTask:
-    """input = x downscaled by ``config.scale`` (``config.downscale``), target = x."""
+    """input = x downscaled by ``config.scale``, target = x: by a kernel drawn per image from
+    ``config.degradations`` (``downscale="random"``, blind) or by one fixed kernel, then the
+    spec's noise and JPEG if any (degrade.py)."""
 
     prepare = staticmethod(prepare)  # stored uint8 rows -> the float batch it takes
 
     config: TaskConfig = field(default_factory=lambda: TaskConfig(name="superres"))
+    degradations: Any = field(init=False, compare=False)  # the parsed spec
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "degradations", parse_degradations(self.config.degradations))
 
     def __call__(
         self, x: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # Deterministic: the generator is unused, and the target stays full size.
-        return downscale(x, self.config.scale, self.config.downscale), x
+        check_batch(x)
+        method = self.config.downscale
+        spec = self.degradations
+        if method != "random" and spec.noise is None and spec.jpeg is None:
+            # A fixed kernel alone is deterministic: nothing is drawn, as before issue 14.
+            return downscale(x, self.config.scale, method), x
+        _check_divisible(int(x.shape[-2]), int(x.shape[-1]), self.config.scale)
+        kernel = None if method == "random" else method
+        return degrade(x, self.config.scale, spec, generator, kernel=kernel), x
 
     def input_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(C, H, W) -> (C, H/scale, W/scale): what an sr model's ``image_shape`` must be."""
