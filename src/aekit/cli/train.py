@@ -44,7 +44,12 @@ def train(
     seed: Annotated[int | None, typer.Option(help="train.seed")] = None,
     task: Annotated[str | None, typer.Option(help="identity, denoise or superres.")] = None,
     noise: Annotated[
-        str | None, typer.Option(help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P")
+        str | None,
+        typer.Option(
+            help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P, each a value or a "
+            "range LO-HI drawn per image (default gaussian:0.05-0.5), or "
+            "poisson-gaussian:PEAK,SIGMA"
+        ),
     ] = None,
     scale: Annotated[int | None, typer.Option(help="superres: 2 or 4.")] = None,
     binarize: Annotated[
