@@ -300,21 +300,40 @@ def build_run_config(
     overrides: list[str],
     preset_name: str | None = None,
 ):
-    """Defaults, then the preset, then the config file, then explicit flags, then --set: later
-    wins."""
-    from aekit.config import (
-        RunConfig,
-        apply_overrides,
-        deep_merge,
-        from_dict,
-        load_config_file,
-        to_dict,
-    )
+    """Defaults, then the model's settings for the run's task (ModelSpec.task_presets), then
+    the preset, then the config file, then explicit flags, then --set: later wins."""
+    from aekit.config import apply_overrides, to_dict
     from aekit.models import spec_of
     from aekit.runs import default_run_config
 
     # The model's modality sets the task keys, so `--set task.*` is checked against its own.
-    base = to_dict(default_run_config(model, modality=spec_of(model).modality))
+    spec = spec_of(model)
+    defaults = to_dict(default_run_config(model, modality=spec.modality))
+    merged = _layers(model, defaults, config_file, flags, overrides, preset_name)
+    by_task = spec.task_presets.get(merged["task"]["name"])
+    if not by_task:
+        return merged_config(merged)
+    defaults = apply_overrides(defaults, [f"{k}={json.dumps(v)}" for k, v in by_task.items()])
+    return merged_config(_layers(model, defaults, config_file, flags, overrides, preset_name))
+
+
+def merged_config(table: dict):
+    from aekit.config import RunConfig, from_dict
+
+    return from_dict(RunConfig, table, where="run")
+
+
+def _layers(
+    model: str,
+    base: dict,
+    config_file: Path | None,
+    flags: dict,
+    overrides: list[str],
+    preset_name: str | None,
+) -> dict:
+    """`base` with the preset, the config file, the flags and --set over it, unchecked."""
+    from aekit.config import apply_overrides, deep_merge, load_config_file
+
     if preset_name is not None:
         from aekit.models import preset
 
@@ -336,7 +355,7 @@ def build_run_config(
                 f"model {model!r} has no option {name!r} (from --{name.replace('_', '-')})"
             )
     settings = [f"{k}={json.dumps(v)}" for k, v in flags.items()]
-    return from_dict(RunConfig, apply_overrides(base, settings + overrides), where="run")
+    return apply_overrides(base, settings + overrides)
 
 
 def describe_plan(run_config, out: Path) -> None:
