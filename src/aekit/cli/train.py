@@ -311,7 +311,13 @@ def build_run_config(
     defaults = to_dict(default_run_config(model, modality=spec.modality))
     merged = _layers(model, defaults, config_file, flags, overrides, preset_name)
     by_task = spec.task_presets.get(merged["task"]["name"])
-    if not by_task:
+    # A network the user shaped (--arch, --preset, --latent-dim: a code of N numbers asks for a
+    # bottleneck) is the network trained; the task picks one only when the user picked none.
+    shaped = preset_name is not None or any(
+        key in flags or any(o.split("=")[0].strip() == key for o in overrides)
+        for key in ("model.arch", "model.latent_dim")
+    )
+    if not by_task or shaped:
         return merged_config(merged)
     defaults = apply_overrides(defaults, [f"{k}={json.dumps(v)}" for k, v in by_task.items()])
     return merged_config(_layers(model, defaults, config_file, flags, overrides, preset_name))

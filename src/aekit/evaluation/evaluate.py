@@ -167,7 +167,7 @@ def evaluate_on(
         model, rows, task, baselines=baselines, batch_size=batch_size, labels=labels,
         modality=kind,
     )  # fmt: skip
-    extra = kind.evaluate_more(model, dataset, split, rows, baselines) if more else None
+    extra = kind.evaluate_more(model, dataset, split, rows, baselines, task=task) if more else None
     return EvalReport(
         model=model_name, dataset=dataset.name, split=split, n_images=int(rows.shape[0]),
         code_dim=int(model.code_dim), metrics=ours, baselines=theirs, notes=list(notes),

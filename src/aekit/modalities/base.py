@@ -155,11 +155,13 @@ class Modality(Protocol):
         """Classical baselines for the task, with notes on how they were fitted."""
 
     def evaluate_more(
-        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
-    ) -> Any | None:
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any],
+        task: Any = None,
+    ) -> Any | None:  # fmt: skip
         """What this modality measures beyond per-row metric means (melodies: free running,
-        the code, samples, interpolation), as an object with ``table()`` and ``to_dict()``;
-        None when there is nothing more. `baselines` are the fitted ones, to be reused."""
+        the code, samples, interpolation; images: a denoiser at fixed noise levels), as an
+        object with ``table()`` and ``to_dict()``; None when there is nothing more.
+        `baselines` are the fitted ones, to be reused; `task` is the run's evaluation task."""
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         """The model applied to raw rows, as `write_outputs` takes them."""

@@ -136,9 +136,15 @@ class ImageModality:
         return task_baselines(model, dataset, task, seed)
 
     def evaluate_more(
-        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
-    ) -> None:
-        return None  # every image figure is a per-row metric, in the table already
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any],
+        task: Any = None,
+    ) -> Any:  # fmt: skip
+        """Denoisers: PSNR/SSIM at fixed levels beside a classical filter tuned per level."""
+        if getattr(task, "noise", None) is not None:  # a whole-image denoise task
+            from aekit.modalities.images.evaluation_denoise import evaluate_denoising
+
+            return evaluate_denoising(model, dataset, split, rows, task)
+        return None  # every other image figure is a per-row metric, in the table already
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         from aekit.inference import reconstruct

@@ -250,8 +250,9 @@ class MelodyModality:
         return found, [f"baselines fitted on {len(train)} training windows"]
 
     def evaluate_more(
-        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any]
-    ) -> Any:
+        self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any],
+        task: Any = None,
+    ) -> Any:  # fmt: skip
         """Free running, onset F1 and unseen windows for the model and every baseline, the
         code's KL and active units, prior samples and interpolation (evaluation.py)."""
         import torch
