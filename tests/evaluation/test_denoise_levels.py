@@ -35,7 +35,7 @@ def test_table_has_every_level_and_tunes_the_classical_filter_per_level() -> Non
     test, _ = shapes_images(24, seed=4)
     dataset = SimpleNamespace(val=_Split(val), train=None)
     torch.manual_seed(0)
-    model = ConvAE(ConvAEConfig(image_shape=(1, 16, 16), arch="unet", channels=(8, 16)))
+    model = ConvAE(ConvAEConfig(image_shape=(1, 16, 16), arch="unet", channels=(8, 16), loss="mse"))
     task = build_task({"name": "denoise"})
     result = evaluate_denoising(model, dataset, "test", test, task)
     rows = {r["noise"]: r for r in result.rows}

@@ -312,11 +312,14 @@ def build_run_config(
     merged = _layers(model, defaults, config_file, flags, overrides, preset_name)
     by_task = spec.task_presets.get(merged["task"]["name"])
     # A network the user shaped (--arch, --preset, --latent-dim: a code of N numbers asks for a
-    # bottleneck) is the network trained; the task picks one only when the user picked none.
+    # bottleneck) is the network trained; the task picks one only when the user picked none, or
+    # picked the task's own (--arch unet for denoise still gets the task's loss).
     shaped = preset_name is not None or any(
         key in flags or any(o.split("=")[0].strip() == key for o in overrides)
         for key in ("model.arch", "model.latent_dim")
     )
+    if by_task and merged["model"].get("arch") == by_task.get("model.arch"):
+        shaped = False
     if not by_task or shaped:
         return merged_config(merged)
     defaults = apply_overrides(defaults, [f"{k}={json.dumps(v)}" for k, v in by_task.items()])

@@ -80,6 +80,11 @@ class ConvAEConfig:
         check_size("code_channels", self.code_channels)
         check_latent_dim(self.latent_dim, optional=True)
         check_recon_loss(self.loss)
+        if self.arch in RESTORE_ARCHS and self.loss != "mse":
+            raise AekitError(
+                f"conv-ae arch {self.arch!r} predicts pixels, not logits, and trains on loss "
+                f"mse, not {self.loss!r}: --set model.loss=mse"
+            )
 
 
 def check_conv_arch(config, model: str, archs: tuple[str, ...] = ARCHS) -> None:
@@ -141,8 +146,9 @@ class ConvAE(Autoencoder):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> AEOutput:
         if self.restorer is None:
             return super().forward(x, y)
-        logits, deepest = self.restorer.restore(x)
-        return AEOutput(recon=torch.sigmoid(logits), z=deepest, logits=logits)
+        pixels, deepest = self.restorer.restore(x)  # a residual in pixel space: no logits
+        recon = pixels if self.training else pixels.clamp(0.0, 1.0)  # MSE needs no clamp
+        return AEOutput(recon=recon, z=deepest)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.restorer is not None:

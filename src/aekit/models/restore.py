@@ -15,13 +15,20 @@ equal width):
     down    3x3 stride-2 conv 32 -> 64                 (B, 64, 7, 7)    the deepest map
     up      4x4 stride-2 transposed conv 64 -> 32, + skip 1
     up      4x4 stride-2 transposed conv 32 -> 16, + skip 0
-    tail    3x3 conv 16 -> C: the residual r
-    logits  logit(x squeezed into [EPS, 1 - EPS]) + r
+    tail    3x3 conv 16 -> C: the residual r, zero at init
+    output  x + r, in pixel space (clamped to [0, 1] outside training)
 
 Each conv but the tail is followed by the config's normalisation and a ReLU. Skips are added, not
 concatenated (as in ResNet-style U-Nets), which keeps every conv at the default arch's widths.
-The residual lives in logit space so the output keeps conv-ae's sigmoid and its BCE-from-logits
-loss; with r = 0 the output is the input to within EPS.
+
+The residual is added in pixel space, as DnCNN does, and the net trains on MSE (the loss PSNR
+measures). In the design search (3 epochs on 20,000 Fashion-MNIST images, blind, one thread;
+figures in the README's denoising section) this beat a residual added to the input's logit under BCE
+(4 epochs) by 0.5-1.2 dB at every sigma from 0.1 to 0.5, and a plain U-Net (sigmoid of the
+tail over the last map concatenated with the input) by 0.02-0.8 dB in PSNR. A logit residual
+must swing hugely where noisy pixels clip at 0 or 1 (logit 0.01 = -4.6); a pixel residual is
+as large as the noise, whatever the pixel. During training the output is left
+unclamped, so the loss has a gradient everywhere.
 
 The deepest map is what `encode` returns (for `code_shape` and `aekit encode`), but it is not a
 code: the decoder cannot work from it without the skips, so `decode` alone is refused.
@@ -35,11 +42,10 @@ from torch import nn
 from aekit.errors import AekitError
 from aekit.models.conv_ae import CropTo, conv, halve, norm_layer
 
-EPS = 0.01  # how far inside (0, 1) the input is squeezed before its logit: logit(0.01) = -4.6
-
 
 class UNet(nn.Module):
-    """(B, C, H, W) in [0, 1] -> (B, C, H, W) logits; any H, W >= 1 (sizes undone exactly)."""
+    """(B, C, H, W) in [0, 1] -> (B, C, H, W) pixels, unclamped; any H, W >= 1 (sizes undone
+    exactly)."""
 
     def __init__(self, image_shape: tuple[int, int, int], widths: tuple[int, ...], norm: str):
         super().__init__()
@@ -74,16 +80,15 @@ class UNet(nn.Module):
         return maps
 
     def restore(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits (B, C, H, W), the deepest map (B, C_last, h, w))."""
+        """(x + r (B, C, H, W), unclamped; the deepest map (B, C_last, h, w))."""
         maps = self.features(x)
         h = maps[-1]
         for up, skip in zip(self.ups, reversed(maps[:-1]), strict=True):
             h = up(h) + skip
-        squeezed = x * (1.0 - 2.0 * EPS) + EPS
-        return torch.logit(squeezed) + self.tail(h), maps[-1]
+        return x + self.tail(h), maps[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.restore(x)[0]  # (B, C, H, W) logits
+        return self.restore(x)[0]  # (B, C, H, W) pixels, unclamped
 
 
 def refuse_decode(arch: str) -> AekitError:
