@@ -50,6 +50,24 @@ def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
     assert read_image(tmp_path / "clean" / "img0.png").shape == (1, 16, 16)
 
 
+def test_default_denoiser_is_a_blind_unet_scored_per_level(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "blind", "conv-ae", "--task", "denoise",
+                "--threads", "1", *SMALL_AE)  # fmt: skip
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"]["noise"] == "gaussian:0.05-0.5"
+    assert (config["model"]["arch"], config["model"]["loss"]) == ("unet", "mse")
+    code, out, err = run_cli("eval", run, "--json")
+    assert code == 0, err
+    levels = [r["noise"] for r in json.loads(out)["more"]["rows"]]
+    assert levels == ["gaussian:0.1", "gaussian:0.2", "gaussian:0.3", "gaussian:0.5"]
+    code, _, err = run_cli("denoise", run, *pngs, "--out", tmp_path / "clean")
+    assert code == 0, err
+    cleaned = read_image(tmp_path / "clean" / "img0.png")
+    assert cleaned.shape == (1, 16, 16)
+    code, _, err = run_cli("generate", run, "-n", "2", "--out", tmp_path / "gen.png")
+    assert code == 2 and "skip connections" in err and "\n" not in err.strip()
+
+
 def test_upscaler_doubles_files_and_is_compared_with_bicubic(run_cli, tmp_path, tiny_npz, pngs):
     run = train(run_cli, tmp_path, tiny_npz, "sr", "sr", "--task", "superres", "--scale", "2",
                 "--set", "model.width=8")  # fmt: skip
