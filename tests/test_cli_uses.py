@@ -197,8 +197,10 @@ def test_random_patches_of_larger_rgb_images(run_cli, tmp_path):
     for i in range(24):
         write_image(folder / f"{i}.png", rng.integers(0, 256, (3, 40, 48), dtype=np.uint8))
     out = tmp_path / "run"
+    # arch default: a PCA at the code's size needs a code (the unet, denoise's default, has none)
     code, _, err = run_cli("train", "conv-ae", "--data", f"folder:{folder}", "--task", "denoise",
-                           "--set", "task.patch=16", *SMALL_AE, "--out", out, *FAST)  # fmt: skip
+                           "--arch", "default", "--set", "task.patch=16", *SMALL_AE, "--out", out,
+                           *FAST)  # fmt: skip
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["model"]["image_shape"] == [3, 16, 16]
     code, report, err = run_cli("eval", out, "--json")
