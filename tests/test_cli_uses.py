@@ -52,6 +52,24 @@ def test_denoiser_trains_evaluates_beside_classical_filters_and_cleans_files(
     assert read_image(tmp_path / "clean" / "img0.png").shape == (1, 16, 16)
 
 
+def test_default_denoiser_is_a_blind_unet_scored_per_level(run_cli, tmp_path, tiny_npz, pngs):
+    run = train(run_cli, tmp_path, tiny_npz, "blind", "conv-ae", "--task", "denoise",
+                "--threads", "1", *SMALL_AE)  # fmt: skip
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"]["noise"] == "gaussian:0.05-0.5"
+    assert (config["model"]["arch"], config["model"]["loss"]) == ("unet", "mse")
+    code, out, err = run_cli("eval", run, "--json")
+    assert code == 0, err
+    levels = [r["noise"] for r in json.loads(out)["more"]["rows"]]
+    assert levels == ["gaussian:0.1", "gaussian:0.2", "gaussian:0.3", "gaussian:0.5"]
+    code, _, err = run_cli("denoise", run, *pngs, "--out", tmp_path / "clean")
+    assert code == 0, err
+    cleaned = read_image(tmp_path / "clean" / "img0.png")
+    assert cleaned.shape == (1, 16, 16)
+    code, _, err = run_cli("generate", run, "-n", "2", "--out", tmp_path / "gen.png")
+    assert code == 2 and "skip connections" in err and "\n" not in err.strip()
+
+
 def test_upscaler_doubles_files_and_is_compared_with_bicubic(run_cli, tmp_path, tiny_npz, pngs):
     run = train(run_cli, tmp_path, tiny_npz, "sr", "sr", "--task", "superres", "--scale", "2",
                 "--set", "model.width=8")  # fmt: skip
@@ -185,8 +203,10 @@ def test_random_patches_of_larger_rgb_images(run_cli, tmp_path):
     for i in range(24):
         write_image(folder / f"{i}.png", rng.integers(0, 256, (3, 40, 48), dtype=np.uint8))
     out = tmp_path / "run"
+    # arch default: a PCA at the code's size needs a code (the unet, denoise's default, has none)
     code, _, err = run_cli("train", "conv-ae", "--data", f"folder:{folder}", "--task", "denoise",
-                           "--set", "task.patch=16", *SMALL_AE, "--out", out, *FAST)  # fmt: skip
+                           "--arch", "default", "--set", "task.patch=16", *SMALL_AE, "--out", out,
+                           *FAST)  # fmt: skip
     assert code == 0, err
     assert json.loads((out / "config.json").read_text())["model"]["image_shape"] == [3, 16, 16]
     code, report, err = run_cli("eval", out, "--json")

@@ -44,7 +44,12 @@ def train(
     seed: Annotated[int | None, typer.Option(help="train.seed")] = None,
     task: Annotated[str | None, typer.Option(help="identity, denoise or superres.")] = None,
     noise: Annotated[
-        str | None, typer.Option(help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P")
+        str | None,
+        typer.Option(
+            help="denoise: gaussian:STD, lesson:STD, salt-pepper:P, mask:P, each a value or a "
+            "range LO-HI drawn per image (default gaussian:0.05-0.5), or "
+            "poisson-gaussian:PEAK,SIGMA"
+        ),
     ] = None,
     scale: Annotated[int | None, typer.Option(help="superres: 2 or 4.")] = None,
     binarize: Annotated[
@@ -295,21 +300,49 @@ def build_run_config(
     overrides: list[str],
     preset_name: str | None = None,
 ):
-    """Defaults, then the preset, then the config file, then explicit flags, then --set: later
-    wins."""
-    from aekit.config import (
-        RunConfig,
-        apply_overrides,
-        deep_merge,
-        from_dict,
-        load_config_file,
-        to_dict,
-    )
+    """Defaults, then the model's settings for the run's task (ModelSpec.task_presets), then
+    the preset, then the config file, then explicit flags, then --set: later wins."""
+    from aekit.config import apply_overrides, to_dict
     from aekit.models import spec_of
     from aekit.runs import default_run_config
 
     # The model's modality sets the task keys, so `--set task.*` is checked against its own.
-    base = to_dict(default_run_config(model, modality=spec_of(model).modality))
+    spec = spec_of(model)
+    defaults = to_dict(default_run_config(model, modality=spec.modality))
+    merged = _layers(model, defaults, config_file, flags, overrides, preset_name)
+    by_task = spec.task_presets.get(merged["task"]["name"])
+    # A network the user shaped (--arch, --preset, --latent-dim: a code of N numbers asks for a
+    # bottleneck) is the network trained; the task picks one only when the user picked none, or
+    # picked the task's own (--arch unet for denoise still gets the task's loss).
+    shaped = preset_name is not None or any(
+        key in flags or any(o.split("=")[0].strip() == key for o in overrides)
+        for key in ("model.arch", "model.latent_dim")
+    )
+    if by_task and merged["model"].get("arch") == by_task.get("model.arch"):
+        shaped = False
+    if not by_task or shaped:
+        return merged_config(merged)
+    defaults = apply_overrides(defaults, [f"{k}={json.dumps(v)}" for k, v in by_task.items()])
+    return merged_config(_layers(model, defaults, config_file, flags, overrides, preset_name))
+
+
+def merged_config(table: dict):
+    from aekit.config import RunConfig, from_dict
+
+    return from_dict(RunConfig, table, where="run")
+
+
+def _layers(
+    model: str,
+    base: dict,
+    config_file: Path | None,
+    flags: dict,
+    overrides: list[str],
+    preset_name: str | None,
+) -> dict:
+    """`base` with the preset, the config file, the flags and --set over it, unchecked."""
+    from aekit.config import apply_overrides, deep_merge, load_config_file
+
     if preset_name is not None:
         from aekit.models import preset
 
@@ -331,7 +364,7 @@ def build_run_config(
                 f"model {model!r} has no option {name!r} (from --{name.replace('_', '-')})"
             )
     settings = [f"{k}={json.dumps(v)}" for k, v in flags.items()]
-    return from_dict(RunConfig, apply_overrides(base, settings + overrides), where="run")
+    return apply_overrides(base, settings + overrides)
 
 
 def describe_plan(run_config, out: Path) -> None:

@@ -56,6 +56,9 @@ class ModelSpec:
     own_training_step: bool = False  # trains by its own training_step over optimizer_groups
     # `aekit train NAME --preset P`: dotted settings over the defaults, under all the user gives
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # task name -> dotted settings over the defaults when a run's task is that one, under any
+    # preset and all the user gives (conv-ae: --task denoise trains arch unet unless told)
+    task_presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # (n, config, generator) -> a batch of this modality's inputs for `dummy_inputs`
     make_inputs: Callable[..., torch.Tensor] = random_images
 
@@ -65,6 +68,8 @@ class ModelSpec:
         presets = {k: MappingProxyType(dict(v)) for k, v in self.presets.items()}
         object.__setattr__(self, "tiny", MappingProxyType(dict(self.tiny)))
         object.__setattr__(self, "presets", MappingProxyType(presets))
+        by_task = {k: MappingProxyType(dict(v)) for k, v in self.task_presets.items()}
+        object.__setattr__(self, "task_presets", MappingProxyType(by_task))
         object.__setattr__(self, "_classes", None)
         where = f"model spec {self.name!r}"
         if not NAME.fullmatch(self.name):

@@ -163,8 +163,9 @@ def image_graphs(model: nn.Module, task: str) -> list[Graph]:
         f"the whole network: {'noisy' if task == 'denoise' else 'low-res'} image -> output image",
         lambda x, y: with_single(x, y),
     )  # fmt: skip
-    if task == "superres":
-        return [whole]  # its encoder's output is a feature map, not a code worth a file
+    if task == "superres" or not getattr(model, "decodable", True):
+        # an upscaler's encoder, a U-Net's deepest map: a feature map, not a code worth a file
+        return [whole]
     code_shape = (BATCH, *model.code_shape)
     if spec.variational:
         codes = (

@@ -159,9 +159,10 @@ class Modality(Protocol):
         task: Any = None,
     ) -> Any | None:  # fmt: skip
         """What this modality measures beyond per-row metric means (melodies: free running,
-        the code, samples, interpolation; images: super-resolution per kernel), as an object
-        with ``table()`` and ``to_dict()``; None when there is nothing more. `baselines` are the
-        fitted ones, to be reused; `task` is the run's (None: the default)."""
+        the code, samples, interpolation; images: super-resolution per kernel, a denoiser at
+        fixed noise levels), as an object with ``table()`` and ``to_dict()``; None when there is
+        nothing more. `baselines` are the fitted ones, to be reused; `task` is the run's
+        evaluation task (None: the default)."""
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:
         """The model applied to raw rows, as `write_outputs` takes them."""

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.core.outputs import AEOutput
 from aekit.errors import AekitError
 from aekit.models.base import (
     Autoencoder,
@@ -46,7 +47,10 @@ from aekit.models.base import (
 )
 from aekit.models.losses import check_recon_loss
 
-ARCHS = ("default", "lesson")
+ARCHS = ("default", "lesson")  # what every family built on conv_networks takes
+# conv-ae alone also takes "unet" (models/restore.py): skips and residual learning, no
+# bottleneck; the default for --task denoise (ModelSpec.task_presets)
+RESTORE_ARCHS = ("unet",)
 NORMS = ("batch", "group", "none")  # the default arch's normalisation after each conv
 # GroupNorm normalises each sample alone, so a rank's slice is normalised as in one process
 # at any world size (docs/distributed.md). At most 8 groups: with the default widths 16-64
@@ -70,17 +74,27 @@ class ConvAEConfig:
 
     def __post_init__(self) -> None:
         self.image_shape = check_image_shape(self.image_shape)
-        check_conv_arch(self, "conv-ae")
+        check_conv_arch(self, "conv-ae", (*ARCHS, *RESTORE_ARCHS))
+        if self.arch in RESTORE_ARCHS and self.latent_dim is not None:
+            raise AekitError(
+                f"conv-ae arch {self.arch!r} has no bottleneck, so no latent_dim "
+                f"(got {self.latent_dim}); drop --latent-dim or use arch default"
+            )
         check_size("code_channels", self.code_channels)
         check_latent_dim(self.latent_dim, optional=True)
         check_recon_loss(self.loss)
+        if self.arch in RESTORE_ARCHS and self.loss != "mse":
+            raise AekitError(
+                f"conv-ae arch {self.arch!r} predicts pixels, not logits, and trains on loss "
+                f"mse, not {self.loss!r}: --set model.loss=mse"
+            )
 
 
-def check_conv_arch(config, model: str) -> None:
+def check_conv_arch(config, model: str, archs: tuple[str, ...] = ARCHS) -> None:
     """The checks every config built on conv_networks shares: a known `arch` and `norm`, and
     `channels` as valid widths (normalised to a tuple of ints in place)."""
-    if config.arch not in ARCHS:
-        raise AekitError(f"unknown {model} arch {config.arch!r}; choose one of {ARCHS}")
+    if config.arch not in archs:
+        raise AekitError(f"unknown {model} arch {config.arch!r}; choose one of {archs}")
     if config.norm not in NORMS:
         raise AekitError(f"unknown {model} norm {config.norm!r}; choose one of {NORMS}")
     config.channels = check_widths("channels", config.channels)
@@ -115,17 +129,41 @@ class ConvAE(Autoencoder):
     def __init__(self, config: ConvAEConfig) -> None:
         super().__init__()
         self.config = config
+        self.restorer = None
+        if config.arch in RESTORE_ARCHS:  # no encoder/decoder split: models/restore.py
+            from aekit.models.restore import UNet
+
+            self.restorer = UNet(config.image_shape, config.channels, config.norm)
+            return
         code_channels = None if config.latent_dim is not None else config.code_channels
         self.encoder, self.decoder, map_shape = conv_networks(config, code_channels)
         self.bottleneck = (
             Bottleneck(map_shape, config.latent_dim) if config.latent_dim is not None else None
         )
 
+    @property
+    def decodable(self) -> bool:
+        """Whether `decode` works from a code alone (not through a U-Net's skips)."""
+        return self.restorer is None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> AEOutput:
+        if self.restorer is None:
+            return super().forward(x, y)
+        pixels, deepest = self.restorer.restore(x)  # a residual in pixel space: no logits
+        recon = pixels if self.training else pixels.clamp(0.0, 1.0)  # MSE needs no clamp
+        return AEOutput(recon=recon, z=deepest)
+
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.restorer is not None:
+            return self.restorer.features(x)[-1]  # the deepest map: a view, not a code
         h = self.encoder(x)  # (B, C_code, h, w)
         return h if self.bottleneck is None else self.bottleneck.encode(h)
 
     def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.restorer is not None:
+            from aekit.models.restore import refuse_decode
+
+            raise refuse_decode(self.config.arch)
         h = z if self.bottleneck is None else self.bottleneck.decode(z)
         return self.decoder(h)  # (B, C, H, W) logits
 

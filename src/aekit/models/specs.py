@@ -22,6 +22,10 @@ CONV_AE = ModelSpec(
     description="convolutional autoencoder; arch=lesson is the lesson's 16-8-8 network",
     tiny={"channels": [8, 16], "latent_dim": 4},  # 4-wide ReLU layers can all die at init
     presets={"lesson": {"model.arch": "lesson"}},
+    # A denoiser keeps detail a bottleneck throws away: skips and residual learning
+    # (models/restore.py), a residual in pixel space trained on MSE; --arch, --preset lesson or
+    # --set model.arch still choose another.
+    task_presets={"denoise": {"model.arch": "unet", "model.loss": "mse"}},
 )
 
 SR = ModelSpec(

@@ -107,7 +107,8 @@ class Explorer:
             raise AekitError(f"the explorer shows image and melody runs; {run_dir} is a {kind} run")
         run.model.eval()
         task = get_modality(kind).build_task(run.config.task)
-        latent = run.config.task["name"] != "superres"
+        # an upscaler's or a U-Net denoiser's deepest map is no code a decoder works from
+        latent = run.config.task["name"] != "superres" and getattr(run.model, "decodable", True)
         code_shape = tuple(run.model.code_shape) if latent else None
         explorer = cls(run, task, code_shape, None, run.config.data.name or None, None, None,
                        modality=kind)  # fmt: skip
@@ -196,8 +197,8 @@ class Explorer:
         if self.code_shape is None:
             raise ExplorerError(
                 409,
-                f"run {self.run.path.name} is an upscaler: its code is a feature map, not a latent "
-                "code to decode or explore; use /api/apply",
+                f"run {self.run.path.name} is an upscaler or a denoiser with skip connections: its "
+                "code is a feature map, not a latent code to decode or explore; use /api/apply",
             )
 
     def check_modality(self, kind: str, instead: str) -> None:

@@ -139,12 +139,18 @@ class ImageModality:
         self, model: Any, dataset: Any, split: str, rows: np.ndarray, baselines: dict[str, Any],
         task: Any = None,
     ) -> Any:  # fmt: skip
+        """Upscalers: PSNR/SSIM per downscaling kernel, the unseen Lanczos too; denoisers: at
+        fixed levels beside a classical filter tuned per level."""
         from aekit.modalities.base import task_name
 
-        if task_name(task) == "superres":  # per kernel, the unseen Lanczos too
+        if task_name(task) == "superres":
             from aekit.modalities.images.evaluation_sr import evaluate_sr
 
             return evaluate_sr(model, rows, task, split)
+        if getattr(task, "noise", None) is not None:  # a whole-image denoise task
+            from aekit.modalities.images.evaluation_denoise import evaluate_denoising
+
+            return evaluate_denoising(model, dataset, split, rows, task)
         return None  # other image figures are per-row metrics, in the table already
 
     def reconstruct(self, model: Any, rows: np.ndarray, labels: np.ndarray | None = None) -> Any:

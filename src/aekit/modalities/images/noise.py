@@ -4,12 +4,27 @@ Each takes a float batch (B, C, H, W) in [0, 1] and a torch.Generator. Draws are
 generator's device and then moved to the batch's, so a CPU generator works with a GPU batch and
 the same seed gives the same noise on any device. `parse_noise` turns a spec such as
 ``gaussian:0.3`` into one of them, or says in one line what is wrong with the spec.
+
+Blind denoising (Zhang et al. 2017, DnCNN-B, https://arxiv.org/abs/1608.03981) trains over a
+range of levels: ``gaussian:0.05-0.5`` draws each image's sigma uniformly from [0.05, 0.5] (one
+draw per image, from the same generator, before the noise itself), so one model serves every
+level in the range. A single value (``gaussian:0.3``) draws nothing extra: its noise is exactly
+what it was before ranges existed, so old runs mean and resume what they did.
+
+Real sensors add Poisson-Gaussian noise (Foi et al. 2008, "Practical Poissonian-Gaussian noise
+modeling and fitting for single-image raw-data", https://doi.org/10.1109/TIP.2008.2001399):
+``poisson-gaussian:PEAK,SIGMA`` counts photons, Poisson(PEAK * x) / PEAK, then adds read noise
+N(0, SIGMA^2) and clips. PEAK is the photon count of a white pixel (lower: darker, noisier
+image; at x the shot noise has std sqrt(x / PEAK)); either value may be a range
+(``poisson-gaussian:10-100,0.01-0.05``): SIGMA is drawn uniformly per image, PEAK
+log-uniformly, since photon counts span orders of magnitude.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +34,13 @@ from aekit.errors import AekitError
 
 Corruption = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # what parse_noise returns
 
-NOISE_FORMS = "gaussian:STD, lesson:STD, salt-pepper:AMOUNT or mask:FRACTION (e.g. gaussian:0.3)"
+NOISE_FORMS = (
+    "gaussian:STD, lesson:STD, salt-pepper:AMOUNT or mask:FRACTION, each value or range LO-HI "
+    "(e.g. gaussian:0.3, gaussian:0.05-0.5), or poisson-gaussian:PEAK,SIGMA (e.g. "
+    "poisson-gaussian:10-100,0.02)"
+)
+_NUMBER = r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*"
+_RANGE = re.compile(f"^{_NUMBER}-{_NUMBER}$")  # "0.05-0.5"; a lone "-0.1" is a number
 
 
 def _rand(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -80,31 +101,107 @@ def random_mask(x: torch.Tensor, fraction: float, generator: torch.Generator) ->
     return x * keep.to(x.dtype)
 
 
-_NOISES: dict[str, tuple[Callable[[torch.Tensor, float, torch.Generator], torch.Tensor], bool]] = {
+def add_poisson_gaussian_noise(
+    x: torch.Tensor, peak: float | torch.Tensor, sigma: float | torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:  # fmt: skip
+    """Poisson(peak * x) / peak + N(0, sigma^2), clipped to [0, 1] (Foi et al. 2008).
+
+    `peak` is the photon count of a white pixel; shot noise grows with brightness (std
+    sqrt(x / peak)), read noise `sigma` does not. The Poisson draw is made on the generator's
+    device in float32 (float64 rates are exact there too), then put beside `x`.
+    """
+    rates = (x * peak).to(device=generator.device, dtype=torch.float32).clamp_(min=0.0)
+    counts = torch.poisson(rates, generator=generator).to(device=x.device, dtype=x.dtype)
+    shot = counts / peak
+    return (shot + sigma * _randn(tuple(x.shape), generator, x)).clamp_(0.0, 1.0)
+
+
+_NOISES: dict[str, tuple[Callable[..., torch.Tensor], bool]] = {
     # kind -> (function, level is a probability in [0, 1])
     "gaussian": (add_gaussian_noise, False),
     "lesson": (add_lesson_noise, False),
     "salt-pepper": (salt_and_pepper, True),
     "mask": (random_mask, True),
 }
+POISSON_GAUSSIAN = "poisson-gaussian"
+
+
+def _per_image(
+    low: float, high: float, x: torch.Tensor, generator: torch.Generator, log: bool = False
+) -> torch.Tensor:
+    """One level per image, (B, 1, 1, 1), drawn uniformly (or log-uniformly) from [low, high]."""
+    u = _rand((x.shape[0], 1, 1, 1), generator, x)
+    if log:
+        return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+    return low + u * (high - low)
 
 
 @dataclass(frozen=True)
 class Noise:
-    """A parsed noise spec such as ``gaussian:0.3``, callable as ``noise(x, generator)``."""
+    """A parsed noise spec such as ``gaussian:0.3`` or ``gaussian:0.05-0.5``, callable as
+    ``noise(x, generator)``. With ``high`` set, each image's level is drawn uniformly from
+    [level, high] first (one draw per image); without it nothing extra is drawn."""
 
     kind: str  # a key of _NOISES
-    level: float  # std for gaussian/lesson, a probability for salt-pepper/mask
+    level: float  # std for gaussian/lesson, a probability for salt-pepper/mask; a range's low end
+    high: float | None = None  # a range's high end; None: every image gets `level`
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return _NOISES[self.kind][0](x, self.level, generator)
+        fn = _NOISES[self.kind][0]
+        if self.high is None:
+            return fn(x, self.level, generator)
+        check_batch(x)
+        return fn(x, _per_image(self.level, self.high, x, generator), generator)
+
+    def at(self, level: float) -> Noise:
+        """The same kind at one fixed level (what an evaluation at that level applies)."""
+        return Noise(self.kind, float(level))
+
+    @property
+    def levels(self) -> tuple[float, float]:
+        return (self.level, self.level if self.high is None else self.high)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.level:g}"
+        if self.high is None:
+            return f"{self.kind}:{self.level:g}"
+        return f"{self.kind}:{self.level:g}-{self.high:g}"
 
 
-def parse_noise(spec: str) -> Noise:
-    """``"gaussian:0.3"`` -> a corruption; any malformed spec is a one-line AekitError."""
+@dataclass(frozen=True)
+class PoissonGaussian:
+    """``poisson-gaussian:PEAK,SIGMA``, either a value or a range; callable as ``noise(x, g)``.
+
+    Per image, in this order: PEAK log-uniformly (if a range), SIGMA uniformly (if a range),
+    then the Poisson counts and the Gaussian read noise."""
+
+    peak: tuple[float, float]  # photons of a white pixel, (low, high); equal for one value
+    sigma: tuple[float, float]  # read-noise std, (low, high)
+    kind: str = POISSON_GAUSSIAN
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        check_batch(x)
+        peak: float | torch.Tensor = self.peak[0]
+        sigma: float | torch.Tensor = self.sigma[0]
+        if self.peak[1] != self.peak[0]:
+            peak = _per_image(*self.peak, x, generator, log=True)
+        if self.sigma[1] != self.sigma[0]:
+            sigma = _per_image(*self.sigma, x, generator)
+        return add_poisson_gaussian_noise(x, peak, sigma, generator)
+
+    def at(self, peak: float, sigma: float) -> PoissonGaussian:
+        return PoissonGaussian((float(peak), float(peak)), (float(sigma), float(sigma)))
+
+    def __str__(self) -> str:
+        def one(pair: tuple[float, float]) -> str:
+            return f"{pair[0]:g}" if pair[0] == pair[1] else f"{pair[0]:g}-{pair[1]:g}"
+
+        return f"{self.kind}:{one(self.peak)},{one(self.sigma)}"
+
+
+def parse_noise(spec: str) -> Noise | PoissonGaussian:
+    """``"gaussian:0.3"``, ``"gaussian:0.05-0.5"``, ``"poisson-gaussian:10-100,0.02"`` -> a
+    corruption; any malformed spec is a one-line AekitError."""
 
     def bad(reason: str) -> AekitError:
         return AekitError(f"bad noise spec {spec!r}: {reason}; use {NOISE_FORMS}")
@@ -113,19 +210,44 @@ def parse_noise(spec: str) -> Noise:
         raise bad(f"expected a string, got {type(spec).__name__}")
     parts = spec.strip().split(":")
     kind = parts[0].strip().lower()
-    if kind not in _NOISES:
-        close = difflib.get_close_matches(kind, _NOISES, n=1)
+    kinds = [*_NOISES, POISSON_GAUSSIAN]
+    if kind not in kinds:
+        close = difflib.get_close_matches(kind, kinds, n=1)
         raise bad(f"unknown kind {kind!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     if len(parts) != 2 or not parts[1].strip():
         raise bad(f"expected exactly one value after {kind!r}")
+    if kind == POISSON_GAUSSIAN:
+        values = parts[1].split(",")
+        if len(values) != 2:
+            raise bad("poisson-gaussian takes PEAK,SIGMA (two values, each a number or LO-HI)")
+        peak = _value_or_range(values[0], "PEAK", bad)
+        sigma = _value_or_range(values[1], "SIGMA", bad)
+        if peak[0] <= 0:
+            raise bad(f"PEAK is a photon count > 0, got {peak[0]:g}")
+        if sigma[0] < 0:
+            raise bad(f"SIGMA is a standard deviation >= 0, got {sigma[0]:g}")
+        return PoissonGaussian(peak, sigma)
+    low, high = _value_or_range(parts[1], kind, bad)
+    if _NOISES[kind][1] and not (low >= 0.0 and high <= 1.0):
+        raise bad(f"{kind} takes a fraction of pixels in [0, 1], got {_show(low, high)}")
+    if low < 0:
+        raise bad(f"{kind} takes a standard deviation >= 0, got {_show(low, high)}")
+    return Noise(kind, low, None if high == low and _RANGE.match(parts[1]) is None else high)
+
+
+def _show(low: float, high: float) -> str:
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def _value_or_range(text: str, what: str, bad: Callable[[str], AekitError]) -> tuple[float, float]:
+    """ "0.3" -> (0.3, 0.3); "0.05-0.5" -> (0.05, 0.5); finite numbers, low <= high."""
+    match = _RANGE.match(text)
     try:
-        level = float(parts[1])
+        pair = (float(match[1]), float(match[2])) if match else (float(text),) * 2
     except ValueError:
-        raise bad(f"{parts[1].strip()!r} is not a number") from None
-    if not math.isfinite(level):
+        raise bad(f"{text.strip()!r} is not a number or a range LO-HI") from None
+    if not all(math.isfinite(v) for v in pair):
         raise bad("the value must be a finite number")
-    if _NOISES[kind][1] and not 0.0 <= level <= 1.0:
-        raise bad(f"{kind} takes a fraction of pixels in [0, 1], got {level:g}")
-    if level < 0:
-        raise bad(f"{kind} takes a standard deviation >= 0, got {level:g}")
-    return Noise(kind, level)
+    if pair[0] > pair[1]:
+        raise bad(f"the {what} range {text.strip()!r} runs from high to low; write LO-HI")
+    return pair

@@ -39,6 +39,7 @@ from aekit.modalities.images.noise import (
     NOISE_FORMS,
     Corruption,
     Noise,
+    PoissonGaussian,
     add_gaussian_noise,
     add_lesson_noise,
     check_batch,
@@ -65,7 +66,10 @@ class TaskConfig:
     """The image task table of a run (`RunConfig.task`), checked on construction."""
 
     name: str = "identity"  # identity | denoise | superres: how (input, target) pairs are made
-    noise: str = "gaussian:0.3"  # denoise: gaussian|lesson:STD or salt-pepper|mask:FRACTION
+    # denoise: gaussian|lesson:STD, salt-pepper|mask:FRACTION, each a value or a range LO-HI
+    # drawn per image, or poisson-gaussian:PEAK,SIGMA (noise.py). A range by default: blind
+    # denoising (DnCNN-B), one model for the light and the heavy noise a user's images carry.
+    noise: str = "gaussian:0.05-0.5"
     scale: int = 2  # superres: the upscaling factor, 2 or 4
     # superres: how low-res inputs are made: random (blind: a kernel per image drawn from
     # `degradations`) or one fixed kernel, area | bilinear | bicubic. Random is the default since
@@ -207,7 +211,7 @@ class DenoiseTask:
 
     config: TaskConfig = field(default_factory=lambda: TaskConfig(name="denoise"))
     # Parsed once here, so a bad spec fails before training rather than at the first batch.
-    noise: Noise = field(init=False, compare=False)
+    noise: Noise | PoissonGaussian = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "noise", parse_noise(self.config.noise))
