@@ -200,9 +200,9 @@ def test_the_card_says_how_images_go_in_and_what_each_task_expects(exported):
     assert cvae["labels"]["num_classes"] == 2 and cvae["labels"]["dtype"] == "int64"
     assert [p["name"] for p in cvae["files"]["decoder.onnx"]["inputs"]] == ["code", "label"]
     denoise = card_of(exported["denoise"])
-    assert (
-        "gaussian:0.3" in denoise["input"]["what"] and denoise["run"]["task"]["name"] == "denoise"
-    )
+    noise = denoise["run"]["task"]["noise"]  # the default since issue 14: blind
+    assert noise == "gaussian:0.05-0.5" and denoise["run"]["task"]["name"] == "denoise"
+    assert noise in denoise["input"]["what"]
     sr = card_of(exported["sr"])
     assert sr["input"]["shape"] == [1, 8, 8] and sr["output"]["shape"] == [1, 16, 16]
     assert "x2" in sr["input"]["what"] and "code" not in sr
