@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,17 @@ def shapes_images(n: int, size: int = 16, channels: int = 1, seed: int = 0):
         for c in range(channels):
             images[i, c][mask] = rng.integers(150, 256)
     return images, labels.astype(np.int64)
+
+
+def served_url(server: subprocess.Popen, wait: float = 60) -> str:
+    """The URL an `aekit serve` subprocess prints on its first line (started with text pipes),
+    waiting up to `wait` seconds; fails with its stderr when it printed none."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(server.stdout.readline()))
+    reader.start()
+    reader.join(wait)
+    assert lines and lines[0], server.stderr.read() if server.poll() is not None else "silent"
+    return re.search(r"http://127\.0\.0\.1:\d+/", lines[0]).group(0)
 
 
 def shapes_npz(path: Path, n_train: int = 320, n_test: int = 64) -> Path:

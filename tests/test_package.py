@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -27,6 +26,7 @@ import httpx
 import pytest
 
 import aekit
+from tests.conftest import served_url
 
 ROOT = Path(__file__).resolve().parents[1]
 if sys.version_info >= (3, 11):
@@ -152,12 +152,7 @@ def test_the_installed_wheel_trains_and_serves_outside_the_source_tree(venv, tmp
         cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(serve.stdout.readline()))
-        reader.start()
-        reader.join(60)
-        assert lines and lines[0], serve.stderr.read() if serve.poll() is not None else "silent"
-        url = re.search(r"http://127\.0\.0\.1:\d+/", lines[0]).group(0)
+        url = served_url(serve)
         assert httpx.get(url + "api/info", timeout=10).json()["model"] == "ae"
         page = httpx.get(url, timeout=10)
         assert page.status_code == 200 and "aekit explorer" in page.text

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 
 import httpx
 import pytest
+
+from tests.conftest import served_url
 
 
 def one_line_error(code: int, err: str, fragment: str) -> None:
@@ -57,12 +57,7 @@ def test_serve_answers_on_127_0_0_1_and_stops_on_ctrl_c(tiny_run):
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)  # fmt: skip
     try:
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()))
-        reader.start()
-        reader.join(60)
-        assert lines and lines[0], proc.stderr.read() if proc.poll() is not None else "no output"
-        url = re.search(r"http://127\.0\.0\.1:\d+/", lines[0]).group(0)
+        url = served_url(proc)
         info = httpx.get(url + "api/info", timeout=10).json()
         assert info["model"] == "vae"
         assert "aekit explorer" in httpx.get(url, timeout=10).text
