@@ -21,7 +21,7 @@ from tests.conftest import shapes_npz
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY = {  # small networks, one short epoch: the plumbing is under test, not the quality
     "conv-ae": {"model.channels": [8, 16], "model.latent_dim": 4},
-    "denoiser": {"model.channels": [8, 16], "model.latent_dim": 8},
+    "denoiser": {"model.channels": [8, 16]},  # the unet: no code, so no latent_dim
     "superres-x2": {"model.width": 8},
     "vae-2d": {"model.hidden": [32]},
 }
@@ -36,6 +36,22 @@ def demo(tmp_path_factory) -> Path:
     runs = [replace(r, settings={**r.settings, **COMMON, **TINY[r.name]}) for r in DEMO_RUNS]
     index = run_demo(folder / "demo", data=str(data), runs=runs, progress=False)
     return index.parent
+
+
+def test_each_demo_command_repeats_its_run(tmp_path):
+    """The command the index prints for a run, read as `aekit train` reads it (task presets
+    included: the denoise task picks its own network), gives the run's own settings."""
+    from aekit.cli.train import build_run_config
+    from aekit.config import to_dict
+    from aekit.demo import command_line, demo_config
+
+    for run in DEMO_RUNS:
+        words = command_line(run, "fashion-mnist", tmp_path).split()
+        sets = [words[i + 1] for i, word in enumerate(words) if word == "--set"]
+        cli = to_dict(build_run_config(run.model, None, {"data.name": "fashion-mnist"}, sets))
+        ours = to_dict(demo_config(run, "fashion-mnist", None))
+        for part in ("model", "task", "train"):
+            assert cli[part] == ours[part], (run.name, part)
 
 
 def embedded_pngs(html: str) -> list[bytes]:
@@ -67,7 +83,8 @@ def test_demo_index_links_the_four_reports_with_their_headlines(demo):
 
 SECTIONS = {
     "conv-ae": ["Latent space", "Interpolation"],
-    "denoiser": ["Latent space", "Interpolation", "denoise (gaussian:0.3)"],
+    # the denoise task's unet has skip connections and no code to show; its table per level
+    "denoiser": ["denoise (gaussian:0.3)", "denoising at fixed levels"],
     "superres-x2": ["super-resolution per downscaling kernel", "lanczos *"],
     "vae-2d": ["Latent space", "Samples from the prior", "Latent manifold", "Interpolation"],
 }
@@ -80,7 +97,7 @@ def test_report_sections_numbers_and_images(demo, name, run_cli):
     for section in ["Run", "Data", "Training", "Loss curves", "Test metrics beside the baselines",
                     "Inputs, outputs and targets", *SECTIONS[name]]:  # fmt: skip
         assert section in html, section
-    if name == "superres-x2":
+    if name in ("superres-x2", "denoiser"):
         assert "Latent space" not in html and "Interpolation" not in html
     assert "288 / 32 / 64" in html  # train / validation / test images
     code, out, err = run_cli("eval", run, "--json", "--limit", "2000")

@@ -270,7 +270,9 @@ def make_figures(
     losses = loss_figure(loaded, "images", "per image (sum over pixels)")
     figures = [] if losses is None else [losses]
     figures.append(examples_figure(model, name, images, labels, classes, task, baselines))
-    if task_name(task) == "superres":  # an upscaler's code is a feature map, not a latent code
+    # An upscaler's code is a feature map, not a latent code; a net with skip connections (the
+    # denoiser's unet) has none it can decode alone: no code space to show for either.
+    if task_name(task) == "superres" or not getattr(model, "decodable", True):
         return figures
     scatter = latent_figure(model, name, dataset.name, images, labels, classes)
     if scatter is not None:
