@@ -310,7 +310,11 @@ def build_run_config(
     spec = spec_of(model)
     defaults = to_dict(default_run_config(model, modality=spec.modality))
     merged = _layers(model, defaults, config_file, flags, overrides, preset_name)
-    by_task = spec.task_presets.get(merged["task"]["name"])
+    # A malformed file ("task": null, a name that is no string) gets its one line from
+    # merged_config below, not a TypeError here.
+    task, model_table = merged.get("task"), merged.get("model")
+    name = task.get("name") if isinstance(task, dict) else None
+    by_task = spec.task_presets.get(name) if isinstance(name, str) else None
     # A network the user shaped (--arch, --preset, --latent-dim: a code of N numbers asks for a
     # bottleneck) is the network trained; the task picks one only when the user picked none, or
     # picked the task's own (--arch unet for denoise still gets the task's loss).
@@ -318,7 +322,11 @@ def build_run_config(
         key in flags or any(o.split("=")[0].strip() == key for o in overrides)
         for key in ("model.arch", "model.latent_dim")
     )
-    if by_task and merged["model"].get("arch") == by_task.get("model.arch"):
+    if (
+        by_task
+        and isinstance(model_table, dict)
+        and (model_table.get("arch") == by_task.get("model.arch"))
+    ):
         shaped = False
     if not by_task or shaped:
         return merged_config(merged)
