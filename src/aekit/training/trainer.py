@@ -38,26 +38,23 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from aekit import __version__
-from aekit.atomic import write_json_atomic
-from aekit.config import DataConfig, RunConfig, to_dict
+from aekit.config import RunConfig
 from aekit.errors import AekitError
-from aekit.modalities import Task, identity, prepared_task, task_name
-from aekit.models import registered_name
+from aekit.modalities import Task, identity, prepared_task
 from aekit.runtime.runtime import Runtime, cpu_runtime
 from aekit.training import checkpoint as ckpt
 from aekit.training.batches import DeviceBatches, batch_order, derived_seed
 from aekit.training.config import TrainConfig
 from aekit.training.faults import StopFlag, divergence, non_finite_weight, stop_on_first_ctrl_c
 from aekit.training.metrics import Accumulator, epoch_line, validation_losses
-from aekit.training.resume_check import check_resume_state
+from aekit.training.run_dir import save_training_checkpoint, start_state, write_run_config
 from aekit.training.steps import StepContext, build_optimizers, training_step
 from aekit.training.tracking import Tracker
 
@@ -353,55 +350,11 @@ class Trainer:
     # -- state ---------------------------------------------------------------------------------
 
     def _write_run_config(self) -> None:
-        """config.json: what load_run needs to rebuild the model, and what made it."""
-        if self.out_dir is None or not self.runtime.is_writer:
-            return
-        if (self.out_dir / ckpt.CONFIG).exists():
-            raise AekitError(
-                f"{str(self.out_dir)!r} already holds a run; resume it or choose another out_dir"
-            )
-        if self.out_dir.exists() and not self.out_dir.is_dir():
-            raise AekitError(f"{str(self.out_dir)!r} exists and is not a directory")
-        config = self.run_config or RunConfig(
-            model_name=registered_name(self.model),
-            model=to_dict(self.model.config),
-            data=DataConfig(name=""),  # unknown here: `aekit eval` will ask for --data
-            task=to_dict(getattr(self.task, "config", None) or {"name": task_name(self.task)}),
-        )
-        config = replace(config, train=self.config, aekit_version=__version__)
-        write_json_atomic(self.out_dir / ckpt.CONFIG, to_dict(config))
+        write_run_config(self.out_dir, self.runtime, self.model, self.task, self.run_config,
+                         self.config)  # fmt: skip
 
     def _start_state(self, resume: bool) -> dict[str, Any]:
-        fresh = {"epoch": 0, "step": 0, "history": [], "best": None, "since_best": 0,
-                 "first_loss": None}  # fmt: skip
-        if not resume:
-            return fresh
-        found = None
-        if self.out_dir is not None:  # read by every rank, tidied by the writer alone
-            found = ckpt.load_checkpoint(self.out_dir, tidy=self.runtime.is_writer)
-        if found is None:
-            if self.out_dir is None or not (self.out_dir / ckpt.CONFIG).is_file():
-                raise AekitError(
-                    f"nothing to resume: no {ckpt.CHECKPOINT} in {str(self.out_dir)!r}"
-                )
-            # Killed before its first checkpoint: the run starts over, with the same seed.
-            log.warning(f"{self.out_dir} has no checkpoint yet; training it from the start")
-            return fresh
-        tensors, meta = found.tensors, found.meta
-        weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        ckpt.match_weights(self.model, weights, found.path)
-        check_resume_state(found.path, tensors, meta, self.optimizers)  # before any of it is used
-        ckpt.restore_optimizers(self.optimizers, tensors, meta["optimizers"])
-        # After a kill metrics.jsonl may hold epochs the checkpoint does not: they are redone.
-        if self.runtime.is_writer:
-            ckpt.write_metrics(self.out_dir, meta["history"])
-        best = None if meta["best"] is None else ckpt.load_best_weights(self.out_dir)
-        return {
-            **fresh, **meta["position"], "history": meta["history"], "best": meta["best"],
-            "since_best": meta["since_best"], "best_weights": best,
-            "first_loss": meta.get("first_loss"),
-            "rng": {k: v for k, v in tensors.items() if k.startswith("rng.")},
-        }  # fmt: skip
+        return start_state(self.out_dir, self.runtime, self.model, self.optimizers, resume)
 
     def _checkpoint_due(self, global_step: int, step: int, steps_per_epoch: int) -> bool:
         """Every train.checkpoint_every steps, counted over the whole run so a resumed run saves
@@ -410,20 +363,8 @@ class Trainer:
         return every is not None and (global_step + 1) % every == 0 and step + 1 < steps_per_epoch
 
     def _save_checkpoint(self, history, state, position, task_gen) -> None:
-        if self.out_dir is None:
-            return
-        # Every rank: with several, this gathers each rank's generator states to the writer.
-        rng = {**self.runtime.rng_states(), "rng.task": task_gen.get_state()}
-        if not self.runtime.is_writer:
-            return
-        tensors, optim_meta = ckpt.training_tensors(self.model, self.optimizers, rng)
-        meta = {
-            "position": position, "history": history, "best": state["best"],
-            "since_best": state["since_best"], "optimizers": optim_meta,
-            "precision": self.precision, "first_loss": state["first_loss"],
-            "device": self.runtime.device.type,  # for the record: resume may use another
-        }  # fmt: skip
-        ckpt.save_checkpoint(self.out_dir, tensors, meta, history)
+        save_training_checkpoint(self.out_dir, self.runtime, self.model, self.optimizers,
+                                 self.precision, history, state, position, task_gen)  # fmt: skip
 
     def _check_weights(self, epoch: int, step: int) -> None:
         name = non_finite_weight(self.model)
